@@ -1,0 +1,188 @@
+import { z } from 'zod'
+import { normalizeAddress, parseMailbox } from '../lib/email-address.ts'
+import { type DatabaseLocation, databaseLocation, duration, flag, httpUrl, integer, line } from './parsers.ts'
+
+export type { DatabaseLocation } from './parsers.ts'
+
+/** How the outbox delivers: every default is documented in docs/outbox.md. */
+export interface DeliveryConfig {
+  /** SMTP connections per worker process. */
+  readonly concurrency: number
+  /** Messages claimed per batch; the most a worker holds in memory. */
+  readonly batchSize: number
+  /** Delay before the first retry; doubles (with jitter) after each failure. */
+  readonly retryFirstMs: number
+  /** The longest delay between two attempts. */
+  readonly retryMaxMs: number
+  /** After this long since the first attempt, a transient failure becomes `dead`. */
+  readonly giveUpMs: number
+  /** How long a claim is held before another worker may take it over; renewed while sending. */
+  readonly leaseMs: number
+  /** How long in-flight sends may take to finish at shutdown. */
+  readonly shutdownGraceMs: number
+  /** How often an idle worker looks for mail it was not woken for (other processes). */
+  readonly pollMs: number
+}
+
+export interface SmtpConfig {
+  readonly host: string
+  readonly port: number
+  /** STARTTLS (Flask-Mail's MAIL_USE_TLS). */
+  readonly startTls: boolean
+  /** TLS from the first byte (Flask-Mail's MAIL_USE_SSL). */
+  readonly secure: boolean
+  readonly username: string | undefined
+  readonly password: string | undefined
+}
+
+export interface Config {
+  readonly production: boolean
+  readonly port: number
+  readonly host: string
+  readonly baseUrl: string
+  readonly trustProxy: boolean
+  readonly database: DatabaseLocation
+  /** Unset means: development mail goes to the dev inbox. */
+  readonly smtp: SmtpConfig | undefined
+  readonly devSmtpPort: number
+  readonly admin: string | undefined
+  readonly mailSubjectPrefix: string
+  readonly mailSender: string
+  readonly delivery: DeliveryConfig
+  readonly rateLimits: boolean
+  readonly logLevel: string
+}
+
+/** Start-up refused: every bad variable, each with what is wrong with it. */
+export class ConfigError extends Error {
+  readonly problems: readonly { variable: string; message: string }[]
+  constructor(problems: { variable: string; message: string }[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+function schema(cwd: string) {
+  const address = z.string().transform((value, ctx) => {
+    const result = normalizeAddress(value, { singleLabelDomain: true })
+    if (!result.ok) {
+      ctx.addIssue({ code: 'custom', message: result.message })
+      return z.NEVER
+    }
+    return result.address
+  })
+  return z.object({
+    NODE_ENV: z.string().default('development'),
+    PORT: integer(0, 65535).default(3000),
+    HOST: line.default('localhost'),
+    BASE_URL: httpUrl.optional(),
+    RAGTIME_TRUST_PROXY: flag.default(false),
+    DATABASE_URL: databaseLocation(cwd).default({ kind: 'sqlite', path: `${cwd}/data/ragtime.sqlite` }),
+    MAIL_SERVER: line.trim().optional(),
+    MAIL_PORT: integer(1, 65535).default(587),
+    MAIL_USE_TLS: flag.default(false),
+    MAIL_USE_SSL: flag.default(false),
+    MAIL_USERNAME: line.optional(),
+    MAIL_PASSWORD: line.optional(),
+    RAGTIME_ADMIN: address.optional(),
+    RAGTIME_MAIL_SUBJECT_PREFIX: line.default('Ragtime — '),
+    RAGTIME_MAIL_SENDER: line.optional(),
+    RAGTIME_MAIL_CONCURRENCY: integer(1, 100).default(5),
+    RAGTIME_MAIL_BATCH_SIZE: integer(1, 1000).default(100),
+    RAGTIME_MAIL_RETRY_FIRST: duration.default(5_000),
+    RAGTIME_MAIL_RETRY_MAX: duration.default(300_000),
+    RAGTIME_MAIL_GIVE_UP: duration.default(86_400_000),
+    RAGTIME_MAIL_LEASE: duration.default(30_000),
+    RAGTIME_MAIL_SHUTDOWN_GRACE: duration.default(10_000),
+    RAGTIME_MAIL_POLL: duration.default(1_000),
+    RAGTIME_DEV_SMTP_PORT: integer(1, 65535).default(1025),
+    RAGTIME_RATE_LIMITS: flag.default(true),
+    RAGTIME_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+}
+
+type Env = Record<string, string | undefined>
+
+/**
+ * Parses the environment once. Throws a {@link ConfigError} naming every bad variable;
+ * the result is deeply frozen.
+ */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  // An empty variable means "unset", as in a .env file with `NAME=`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = schema(cwd).safeParse(present)
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? '?'), message: issue.message })),
+    )
+  }
+  const e = parsed.data
+  const problems: { variable: string; message: string }[] = []
+  const production = e.NODE_ENV === 'production'
+  const baseUrl = e.BASE_URL ?? `http://localhost:${e.PORT}`
+  const mailSender = e.RAGTIME_MAIL_SENDER ?? defaultSender(e.RAGTIME_ADMIN, baseUrl)
+  if (!parseMailbox(mailSender)) {
+    problems.push({
+      variable: e.RAGTIME_MAIL_SENDER ? 'RAGTIME_MAIL_SENDER' : 'BASE_URL',
+      message: `the sender must be one address, such as "Ragtime <noreply@example.com>" (got "${mailSender}")`,
+    })
+  }
+  if (e.MAIL_USE_TLS && e.MAIL_USE_SSL) {
+    problems.push({ variable: 'MAIL_USE_SSL', message: 'use either MAIL_USE_TLS (STARTTLS) or MAIL_USE_SSL, not both' })
+  }
+  if (e.RAGTIME_MAIL_RETRY_MAX < e.RAGTIME_MAIL_RETRY_FIRST) {
+    problems.push({ variable: 'RAGTIME_MAIL_RETRY_MAX', message: 'must not be shorter than RAGTIME_MAIL_RETRY_FIRST' })
+  }
+  if (e.RAGTIME_MAIL_LEASE < 1_000) {
+    problems.push({ variable: 'RAGTIME_MAIL_LEASE', message: 'must be at least 1s' })
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  return deepFreeze<Config>({
+    production,
+    port: e.PORT,
+    host: e.HOST,
+    baseUrl,
+    trustProxy: e.RAGTIME_TRUST_PROXY,
+    database: e.DATABASE_URL,
+    smtp: e.MAIL_SERVER
+      ? {
+          host: e.MAIL_SERVER,
+          port: e.MAIL_PORT,
+          startTls: e.MAIL_USE_TLS,
+          secure: e.MAIL_USE_SSL,
+          username: e.MAIL_USERNAME,
+          password: e.MAIL_PASSWORD,
+        }
+      : undefined,
+    devSmtpPort: e.RAGTIME_DEV_SMTP_PORT,
+    admin: e.RAGTIME_ADMIN,
+    mailSubjectPrefix: e.RAGTIME_MAIL_SUBJECT_PREFIX,
+    mailSender,
+    delivery: {
+      concurrency: e.RAGTIME_MAIL_CONCURRENCY,
+      batchSize: e.RAGTIME_MAIL_BATCH_SIZE,
+      retryFirstMs: e.RAGTIME_MAIL_RETRY_FIRST,
+      retryMaxMs: e.RAGTIME_MAIL_RETRY_MAX,
+      giveUpMs: e.RAGTIME_MAIL_GIVE_UP,
+      leaseMs: e.RAGTIME_MAIL_LEASE,
+      shutdownGraceMs: e.RAGTIME_MAIL_SHUTDOWN_GRACE,
+      pollMs: e.RAGTIME_MAIL_POLL,
+    },
+    rateLimits: e.RAGTIME_RATE_LIMITS,
+    logLevel: e.RAGTIME_LOG_LEVEL,
+  })
+}
+
+function defaultSender(admin: string | undefined, baseUrl: string): string {
+  return admin ? `Ragtime Admin <${admin}>` : `Ragtime <noreply@${new URL(baseUrl).hostname}>`
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child)
+    Object.freeze(value)
+  }
+  return value
+}

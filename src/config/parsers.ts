@@ -1,0 +1,72 @@
+import path from 'node:path'
+import { z } from 'zod'
+
+/** Where the data lives: a SQLite file (embedded default) or a PostgreSQL server (scale-out). */
+export type DatabaseLocation =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly url: string }
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const
+
+/** `250ms`, `5s`, `5m`, `24h` → milliseconds. */
+export const duration = z.string().trim().transform((value, ctx) => {
+  const match = DURATION.exec(value)
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: `must be a duration such as 250ms, 5s, 5m or 24h (got "${value}")` })
+    return z.NEVER
+  }
+  return Math.round(Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS])
+})
+
+/** Flask-style switches: true/false, 1/0, yes/no, on/off. */
+export const flag = z.string().trim().toLowerCase().transform((value, ctx) => {
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true
+  if (['0', 'false', 'no', 'off', ''].includes(value)) return false
+  ctx.addIssue({ code: 'custom', message: `must be on or off (got "${value}")` })
+  return z.NEVER
+})
+
+export function integer(min: number, max: number) {
+  return z.string().trim().transform((value, ctx) => {
+    const n = Number(value)
+    if (!/^\d+$/.test(value) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got "${value}")` })
+      return z.NEVER
+    }
+    return n
+  })
+}
+
+/** A single-line value: CR, LF and NUL would let a value forge a header. */
+export const line = z.string().refine((value) => !/[\r\n\0]/.test(value), 'must be a single line')
+
+export const httpUrl = z.string().trim().transform((value, ctx) => {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `must be an absolute http(s) URL (got "${value}")` })
+    return z.NEVER
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: `must use http or https (got "${url.protocol}")` })
+    return z.NEVER
+  }
+  return url.origin + url.pathname.replace(/\/+$/, '')
+})
+
+export function databaseLocation(cwd: string) {
+  return z.string().trim().transform((value, ctx): DatabaseLocation => {
+    if (/^postgres(ql)?:\/\//.test(value)) return { kind: 'postgres', url: value }
+    if (value.startsWith('sqlite:')) {
+      const rest = value.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
+      if (rest.length > 0) return { kind: 'sqlite', path: path.resolve(cwd, rest) }
+    }
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be sqlite:relative/path, sqlite:/absolute/path or postgres://… (got "${value}")`,
+    })
+    return z.NEVER
+  })
+}

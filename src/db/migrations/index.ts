@@ -1,0 +1,16 @@
+import type { Kysely, Migration } from 'kysely'
+import type { Dialect } from '../index.ts'
+import * as m0001 from './0001-mail-outbox.ts'
+
+type Step = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> }
+
+/** Numbered steps, applied in order. Never edit a step that has shipped: add the next one. */
+const STEPS: Record<string, Step> = {
+  '0001-mail-outbox': m0001,
+}
+
+export function migrations(dialect: Dialect): Record<string, Migration> {
+  return Object.fromEntries(
+    Object.entries(STEPS).map(([name, step]) => [name, { up: (db: Kysely<unknown>) => step.up(db, dialect) }]),
+  )
+}

@@ -1,0 +1,51 @@
+/**
+ * The mail module's only door. It knows nothing about accounts: callers describe an email
+ * (template, recipient, subject, context) and enqueue it inside their own transaction.
+ */
+import { fileURLToPath } from 'node:url'
+import type { Logger } from 'pino'
+import type { Config } from '../config/index.ts'
+import type { Db } from '../db/index.ts'
+import type { Clock } from './clock.ts'
+import { createOutbox, type Outbox } from './outbox.ts'
+import { createRenderer } from './render/renderer.ts'
+import { smtpTransport } from './transports/smtp.ts'
+import type { MailTransport } from './transports/transport.ts'
+import { DeliveryWorker } from './worker.ts'
+
+export { type Clock, systemClock } from './clock.ts'
+export { MAIL_ERROR_CODES, MailInputError } from './errors.ts'
+export { classifyFailure, type Failure } from './failure.ts'
+export type { EnqueueOptions, Outbox, OutboxStatus } from './outbox.ts'
+export { createRenderer, type RenderedMail, type Renderer } from './render/renderer.ts'
+export { MAIL_PRIORITIES, MAIL_STATES, type MailPriority, type MailState, isMailState } from './states.ts'
+export type { OutboxRow } from './store/index.ts'
+export type { Email, MailTemplates, TemplateName } from './templates.ts'
+export type { MailTransport, OutgoingMail } from './transports/transport.ts'
+export { type RunSummary, DeliveryWorker, type WorkerOptions } from './worker.ts'
+export { createOutbox, smtpTransport }
+
+/** `templates/mail/`: `<area>/<name>.txt|.html` and the shared `layouts/`. */
+export const MAIL_TEMPLATES_DIR = fileURLToPath(new URL('../../templates/mail', import.meta.url))
+
+/** The outbox as the configuration describes it: prefix, sender and templates. */
+export function outboxFromConfig(config: Config, db: Db, clock?: Clock): Outbox {
+  const renderer = createRenderer({
+    templatesDir: MAIL_TEMPLATES_DIR,
+    subjectPrefix: config.mailSubjectPrefix,
+    sender: config.mailSender,
+  })
+  return createOutbox({ db, renderer, ...(clock ? { clock } : {}) })
+}
+
+/** A worker that delivers over SMTP with the configured pool size and delivery policy. */
+export function workerFromConfig(
+  config: Config,
+  outbox: Outbox,
+  logger: Logger,
+  smtp = config.smtp,
+): DeliveryWorker {
+  if (!smtp) throw new Error('no SMTP server configured: set MAIL_SERVER')
+  const transport: MailTransport = smtpTransport({ ...smtp, maxConnections: config.delivery.concurrency })
+  return new DeliveryWorker({ outbox, transport, delivery: config.delivery, logger })
+}

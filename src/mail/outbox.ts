@@ -1,0 +1,138 @@
+import type { Transaction } from 'kysely'
+import { afterCommit, type Database, type Db } from '../db/index.ts'
+import { type Clock, systemClock } from './clock.ts'
+import { MailInputError } from './errors.ts'
+import type { Renderer } from './render/renderer.ts'
+import { MailSignals } from './signals.ts'
+import { createOutboxStore, type OutboxRow, type OutboxStore } from './store/index.ts'
+import { MAIL_PRIORITIES, type MailPriority, type MailState } from './states.ts'
+import type { Email, TemplateName } from './templates.ts'
+
+export interface EnqueueOptions {
+  /** A second enqueue with the same key, while the first message is live, returns the first. */
+  readonly dedupeKey?: string
+  /** `high` for mail a person is waiting for, `low` for notices. Default `normal`. */
+  readonly priority?: MailPriority
+  /** Not before this time. */
+  readonly runAt?: Date
+}
+
+export interface OutboxStatus {
+  readonly counts: Record<MailState, number>
+  /** How long the oldest undelivered message has waited, or null when none waits. */
+  readonly oldestWaitingMs: number | null
+}
+
+export interface Outbox {
+  /**
+   * Renders `email` and adds it to the outbox inside the caller's transaction; returns its id.
+   * Rolled back: it never existed. Committed: it is delivered or ends `dead`, visibly.
+   *
+   * ```ts
+   * await transaction(db.kysely, async (trx) => {
+   *   const user = await insertUser(trx, …)
+   *   await outbox.enqueue(trx, { template: 'auth/confirm', to: user.email, subject: 'Confirm your account', context })
+   * })
+   * ```
+   */
+  enqueue<T extends TemplateName>(trx: Transaction<Database>, email: Email<T>, options?: EnqueueOptions): Promise<number>
+  status(): Promise<OutboxStatus>
+  list(filter?: { state?: MailState; limit?: number }): Promise<OutboxRow[]>
+  get(id: number): Promise<OutboxRow | undefined>
+  /** Sends a `dead`, `retrying` or `cancelled` message again now; returns how many were queued. */
+  retry(id: number): Promise<number>
+  retryDead(): Promise<number>
+  /** Resolves once message `id` is in one of `states`; for tests and scripts, never for requests. */
+  waitFor(id: number, states: MailState | readonly MailState[], options?: { timeoutMs?: number }): Promise<OutboxRow>
+  readonly store: OutboxStore
+  readonly signals: MailSignals
+  readonly clock: Clock
+}
+
+export interface OutboxOptions {
+  readonly db: Db
+  readonly renderer: Renderer
+  readonly clock?: Clock
+}
+
+export function createOutbox({ db, renderer, clock = systemClock }: OutboxOptions): Outbox {
+  const store = createOutboxStore(db)
+  const signals = new MailSignals()
+  const wake = () => signals.emit('wake')
+
+  return {
+    store,
+    signals,
+    clock,
+
+    async enqueue(trx, email, options = {}) {
+      const now = clock.now()
+      const runAt = options.runAt?.getTime() ?? now
+      if (!Number.isFinite(runAt)) throw new MailInputError('runAt is not a valid date')
+      if (options.dedupeKey !== undefined && (options.dedupeKey === '' || options.dedupeKey.length > 200)) {
+        throw new MailInputError('dedupeKey must be 1 to 200 characters')
+      }
+      const rendered = await renderer.render(email, new Date(now))
+      const { id, state } = await store.insert(trx, {
+        template: email.template,
+        recipient: rendered.recipient,
+        subject: rendered.subject,
+        messageId: rendered.messageId,
+        envelopeFrom: rendered.envelopeFrom,
+        raw: rendered.raw,
+        priority: MAIL_PRIORITIES[options.priority ?? 'normal'],
+        dedupeKey: options.dedupeKey ?? null,
+        runAt,
+        now,
+      })
+      if (state === 'queued') {
+        await store.notify(trx)
+        afterCommit(trx as Transaction<unknown>, wake)
+      }
+      return id
+    },
+
+    async status() {
+      const [counts, oldest] = await Promise.all([store.counts(), store.oldestWaitingSince()])
+      return { counts, oldestWaitingMs: oldest === null ? null : Math.max(0, clock.now() - oldest) }
+    },
+
+    list: ({ state, limit = 100 } = {}) => store.list({ ...(state ? { state } : {}), limit }),
+    get: (id) => store.get(id),
+
+    async retry(id) {
+      const n = await store.retry({ id }, clock.now())
+      if (n > 0) wake()
+      return n
+    },
+
+    async retryDead() {
+      const n = await store.retry({ state: 'dead' }, clock.now())
+      if (n > 0) wake()
+      return n
+    },
+
+    async waitFor(id, states, { timeoutMs = 30_000 } = {}) {
+      const wanted: readonly MailState[] = typeof states === 'string' ? [states] : states
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const row = await store.get(id)
+        if (row && wanted.includes(row.state)) return row
+        const left = deadline - Date.now()
+        if (left <= 0) {
+          throw new Error(`message ${id} did not reach ${wanted.join('|')} in ${timeoutMs} ms (it is ${row?.state ?? 'missing'})`)
+        }
+        // Woken by a local worker at once; a worker in another process is seen within 25 ms.
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer)
+            signals.off('recorded', done)
+            resolve()
+          }
+          const timer = setTimeout(done, Math.min(25, left))
+          signals.once('recorded', done)
+        })
+      }
+    },
+  }
+}

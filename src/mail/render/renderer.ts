@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto'
+import { Eta } from 'eta'
+import juice from 'juice'
+import MailComposer from 'nodemailer/lib/mail-composer'
+import { type Mailbox, normalizeAddress, parseMailbox } from '../../lib/email-address.ts'
+import { MailInputError } from '../errors.ts'
+import type { Email, TemplateName } from '../templates.ts'
+import { headerText } from './header-text.ts'
+
+/** An email as stored in the outbox: the exact bytes every attempt sends. */
+export interface RenderedMail {
+  readonly messageId: string
+  readonly envelopeFrom: string
+  /** The recipient's normalised address. */
+  readonly recipient: string
+  /** With the prefix. */
+  readonly subject: string
+  readonly text: string
+  readonly html: string
+  /** The complete RFC 5322 message: multipart/alternative, text first. */
+  readonly raw: string
+}
+
+export interface RendererOptions {
+  /** The folder holding `<area>/<name>.txt|.html` and `layouts/`. */
+  readonly templatesDir: string
+  readonly subjectPrefix: string
+  /** `Name <address>` or a bare address. */
+  readonly sender: string
+}
+
+export interface Renderer {
+  render<T extends TemplateName>(email: Email<T>, date: Date): Promise<RenderedMail>
+}
+
+export function createRenderer(options: RendererOptions): Renderer {
+  const sender = parseSender(options.sender)
+  const senderDomain = sender.address.slice(sender.address.lastIndexOf('@') + 1)
+  const html = new Eta({ views: options.templatesDir, autoEscape: true, cache: true })
+  const text = new Eta({ views: options.templatesDir, autoEscape: false, cache: true })
+
+  return {
+    async render(email, date) {
+      const to = recipient(email.to)
+      const subject = headerText(options.subjectPrefix + email.subject)
+      const data = { ...email.context, subject }
+      const textBody = text.render(`${email.template}.txt`, data).trim() + '\n'
+      // Inlined CSS: many mail clients ignore <style> blocks.
+      const htmlBody = juice(html.render(`${email.template}.html`, data))
+      const messageId = `<${randomUUID()}@${senderDomain}>`
+      const composer = new MailComposer({
+        from: sender,
+        to: [to],
+        subject,
+        text: textBody,
+        html: htmlBody,
+        messageId,
+        date,
+        disableFileAccess: true,
+        disableUrlAccess: true,
+      })
+      const raw = await new Promise<Buffer>((resolve, reject) =>
+        composer.compile().build((err, message) => (err ? reject(err) : resolve(message))),
+      )
+      return {
+        messageId,
+        envelopeFrom: sender.address,
+        recipient: to.address,
+        subject,
+        text: textBody,
+        html: htmlBody,
+        raw: raw.toString('utf8'),
+      }
+    },
+  }
+}
+
+function recipient(to: Email['to']): Mailbox {
+  const input = typeof to === 'string' ? { name: '', address: to } : to
+  const result = normalizeAddress(input.address, { singleLabelDomain: true })
+  if (!result.ok) throw new MailInputError(`bad recipient: ${result.message}`)
+  return { name: headerText(input.name), address: result.address }
+}
+
+function parseSender(value: string): Mailbox {
+  const sender = parseMailbox(value)
+  if (!sender) throw new MailInputError(`the sender must be one address, such as "Ragtime <noreply@example.com>" (got "${value}")`)
+  return sender
+}

@@ -1,0 +1,26 @@
+/**
+ * The life of an outbox message (transitions in docs/outbox.md):
+ * queued → sending → sent | retrying | dead; retrying → sending; queued/retrying → cancelled;
+ * a message to a suppressed address is born `suppressed` and never sent.
+ */
+export const MAIL_STATES = Object.freeze(['queued', 'sending', 'sent', 'retrying', 'dead', 'suppressed', 'cancelled'] as const)
+
+export type MailState = (typeof MAIL_STATES)[number]
+
+/** States a worker may claim from. */
+export const WAITING_STATES = Object.freeze(['queued', 'retrying'] as const satisfies readonly MailState[])
+
+/** States under which a dedupe key is taken. */
+export const LIVE_STATES = Object.freeze(['queued', 'sending', 'retrying', 'sent'] as const satisfies readonly MailState[])
+
+export function isMailState(value: string): value is MailState {
+  return (MAIL_STATES as readonly string[]).includes(value)
+}
+
+/**
+ * Transactional mail (confirmations, resets) goes before notices: a backlog of notices never
+ * delays someone waiting for a link.
+ */
+export const MAIL_PRIORITIES = Object.freeze({ high: 0, normal: 5, low: 9 })
+
+export type MailPriority = keyof typeof MAIL_PRIORITIES

@@ -1,0 +1,64 @@
+import type { Kysely, Transaction } from 'kysely'
+import type { Database, Millis } from '../../db/index.ts'
+import type { MailState } from '../states.ts'
+
+/** A row to add to the outbox, rendered already. */
+export interface NewMail {
+  readonly template: string
+  readonly recipient: string
+  readonly subject: string
+  readonly messageId: string
+  readonly envelopeFrom: string
+  readonly raw: string
+  readonly priority: number
+  readonly dedupeKey: string | null
+  readonly runAt: Millis
+  readonly now: Millis
+}
+
+/** A message a worker holds under its lease. */
+export interface ClaimedMail {
+  readonly id: number
+  readonly priority: number
+  readonly recipient: string
+  readonly envelopeFrom: string
+  readonly raw: string
+  /** Including the attempt this claim starts. */
+  readonly attempts: number
+  readonly firstAttemptAt: Millis
+}
+
+/** What became of one attempt. */
+export type Outcome =
+  | { readonly id: number; readonly kind: 'sent'; readonly response: string }
+  | { readonly id: number; readonly kind: 'retry'; readonly error: string; readonly runAt: Millis }
+  | { readonly id: number; readonly kind: 'dead'; readonly error: string; readonly suppress: string | null }
+
+/** The operations whose SQL differs between SQLite and PostgreSQL. */
+export interface DialectStore {
+  /** Takes up to `limit` due messages for `workerId` until `leaseUntil`. */
+  claim(workerId: string, now: Millis, leaseUntil: Millis, limit: number): Promise<ClaimedMail[]>
+  /** Records outcomes in one transaction; rows another worker took over are left alone. */
+  record(workerId: string, outcomes: readonly Outcome[], now: Millis): Promise<void>
+  /** Tells other processes, from inside the enqueueing transaction, that mail is waiting. */
+  notify(trx: Transaction<Database>): Promise<void>
+}
+
+export type OutboxDb = Kysely<Database>
+
+export interface OutboxRow {
+  readonly id: number
+  readonly state: MailState
+  readonly template: string
+  readonly recipient: string
+  readonly subject: string
+  readonly messageId: string
+  readonly priority: number
+  readonly attempts: number
+  readonly lastError: string | null
+  readonly lastResponse: string | null
+  readonly createdAt: Millis
+  readonly runAt: Millis
+  readonly sentAt: Millis | null
+  readonly updatedAt: Millis
+}

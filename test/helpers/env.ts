@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after } from 'node:test'
+import pino from 'pino'
+import { type Config, loadConfig } from '../../src/config/index.ts'
+import { type Db, migrateToLatest, openDatabase } from '../../src/db/index.ts'
+import type { Clock } from '../../src/mail/index.ts'
+
+export const silentLogger = pino({ level: 'silent' })
+
+/** A fresh folder, removed after the current test (or file, at top level). */
+export function tempDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ragtime-test-'))
+  after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** The environment of a test: its own SQLite file, fast delivery timings, a quiet log. */
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: `sqlite:${path.join(tempDir(), 'ragtime.sqlite')}`,
+    RAGTIME_MAIL_SENDER: 'Ragtime <noreply@ragtime.test>',
+    RAGTIME_MAIL_SUBJECT_PREFIX: '[Ragtime] ',
+    RAGTIME_LOG_LEVEL: 'silent',
+    ...overrides,
+  }
+}
+
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig(testEnv(overrides))
+}
+
+/** Opens and migrates the configured database; the caller closes it. */
+export async function testDb(config: Config): Promise<Db> {
+  const db = openDatabase(config.database)
+  await migrateToLatest(db)
+  return db
+}
+
+/** Time that moves only when a test says so. */
+export class ManualClock implements Clock {
+  #now: number
+  constructor(start = Date.parse('2026-01-01T00:00:00Z')) {
+    this.#now = start
+  }
+  now(): number {
+    return this.#now
+  }
+  advance(ms: number): void {
+    this.#now += ms
+  }
+}

@@ -1,0 +1,106 @@
+import { simpleParser, type ParsedMail } from 'mailparser'
+import { SMTPServer, type SMTPServerSession } from 'smtp-server'
+
+/** What the sink should answer to one message: accept, or an SMTP error. */
+export type Verdict = 'accept' | { code: number; message: string }
+
+export interface SinkOptions {
+  /** Listen on this port (to come up where a worker already points); any free port by default. */
+  port?: number
+  /** Decides each message's fate; `n` counts messages from 1. May wait before answering. */
+  verdict?: (n: number, raw: string) => Verdict | Promise<Verdict>
+}
+
+export interface ReceivedMail {
+  readonly raw: string
+  readonly envelope: { from: string; to: string[] }
+}
+
+/** A real SMTP server (smtp-server) on 127.0.0.1 that keeps every message it accepts. */
+export interface SmtpSink {
+  readonly port: number
+  readonly received: ReceivedMail[]
+  /** Messages offered so far, accepted or not. */
+  readonly offered: () => number
+  readonly connections: { current: number; max: number }
+  parse(index: number): Promise<ParsedMail>
+  /** Resolves once `count` messages were accepted. */
+  waitForAccepted(count: number, timeoutMs?: number): Promise<void>
+  close(): Promise<void>
+}
+
+export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
+  const received: ReceivedMail[] = []
+  const connections = { current: 0, max: 0 }
+  const waiters: { count: number; resolve: () => void }[] = []
+  let offered = 0
+
+  const server = new SMTPServer({
+    secure: false,
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    disableReverseLookup: true,
+    logger: false,
+    onConnect(_session: SMTPServerSession, callback: (err?: Error) => void) {
+      connections.current++
+      connections.max = Math.max(connections.max, connections.current)
+      callback()
+    },
+    onClose() {
+      connections.current--
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = []
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+      stream.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8')
+        const n = ++offered
+        Promise.resolve(options.verdict ? options.verdict(n, raw) : 'accept').then((verdict) => {
+          if (verdict !== 'accept') {
+            const err = Object.assign(new Error(verdict.message), { responseCode: verdict.code })
+            callback(err)
+            return
+          }
+          received.push({
+            raw,
+            envelope: {
+              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              to: session.envelope.rcptTo.map((r) => r.address),
+            },
+          })
+          callback(null, `queued as ${n}`)
+          for (const waiter of waiters.filter((w) => received.length >= w.count)) {
+            waiters.splice(waiters.indexOf(waiter), 1)
+            waiter.resolve()
+          }
+        }, callback)
+      })
+    },
+  })
+  server.on('error', () => {})
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve())
+  })
+  const address = server.server.address()
+  const port = typeof address === 'object' && address ? address.port : 0
+
+  return {
+    port,
+    received,
+    offered: () => offered,
+    connections,
+    parse: (index) => simpleParser(received[index]?.raw ?? ''),
+    waitForAccepted(count, timeoutMs = 30_000) {
+      if (received.length >= count) return Promise.resolve()
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`sink accepted ${received.length} of ${count} messages in ${timeoutMs} ms`)),
+          timeoutMs,
+        )
+        waiters.push({ count, resolve: () => (clearTimeout(timer), resolve()) })
+      })
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  }
+}
