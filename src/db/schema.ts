@@ -13,8 +13,6 @@ export interface MailOutboxTable {
   subject: string
   message_id: string
   envelope_from: string
-  /** The complete RFC 5322 message, rendered and encoded at enqueue; every attempt sends it. */
-  raw: string
   dedupe_key: string | null
   attempts: Generated<number>
   last_error: string | null
@@ -29,6 +27,15 @@ export interface MailOutboxTable {
   locked_until: Millis | null
 }
 
+/**
+ * The complete RFC 5322 message, rendered and encoded at enqueue; every attempt sends it.
+ * Kept apart from its outbox row so that state changes rewrite a small row, not the message.
+ */
+export interface MailBodyTable {
+  outbox_id: number
+  raw: string
+}
+
 export interface MailSuppressionTable {
   /** Lower-cased address. */
   address: string
@@ -39,5 +46,6 @@ export interface MailSuppressionTable {
 
 export interface Database {
   mail_outbox: MailOutboxTable
+  mail_body: MailBodyTable
   mail_suppression: MailSuppressionTable
 }

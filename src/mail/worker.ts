@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { DeliveryConfig } from '../config/index.ts'
 import { addressKey } from '../lib/email-address.ts'
 import { retryDelay } from './backoff.ts'
+import { BodyPrefetch } from './body-prefetch.ts'
 import { classifyFailure } from './failure.ts'
 import type { Outbox } from './outbox.ts'
 import type { ClaimedMail, Outcome } from './store/index.ts'
@@ -49,6 +50,7 @@ export class DeliveryWorker {
   #lastReclaim = Number.NEGATIVE_INFINITY
   #loop: Promise<void> | undefined
   #stopping = false
+  #abort = new AbortController()
   #wakeIdle: (() => void) | undefined
   #idleWaiters: (() => void)[] = []
   readonly #onWake = () => this.#wakeIdle?.()
@@ -66,6 +68,7 @@ export class DeliveryWorker {
   start(): void {
     if (this.#loop) return
     this.#stopping = false
+    this.#abort = new AbortController()
     this.#outbox.signals.on('wake', this.#onWake)
     this.#renewTimer = setInterval(() => void this.#renew(), Math.max(250, this.#delivery.leaseMs / 3))
     this.#loop = this.#run()
@@ -93,7 +96,8 @@ export class DeliveryWorker {
     this.#outbox.signals.off('wake', this.#onWake)
     this.#wakeIdle?.()
     const abort = setTimeout(() => {
-      this.#log.warn({ worker: this.id, graceMs }, 'shutdown grace period over: closing SMTP connections')
+      this.#log.warn({ worker: this.id, graceMs }, 'shutdown grace period over: abandoning in-flight sends')
+      this.#abort.abort()
       this.#transport.close()
     }, graceMs)
     try {
@@ -161,12 +165,13 @@ export class DeliveryWorker {
 
   async #deliver(batch: readonly ClaimedMail[], almostDone: () => void): Promise<RunSummary> {
     const counts = { claimed: batch.length, sent: 0, retrying: 0, dead: 0 }
+    const bodies = new BodyPrefetch(this.#outbox.store, batch.map((mail) => mail.id), this.#delivery.concurrency)
     let next = 0
     const lane = async () => {
       while (!this.#stopping && next < batch.length) {
         const mail = batch[next++] as ClaimedMail
         if (batch.length - next <= this.#delivery.concurrency) almostDone()
-        const outcome = await this.#attempt(mail)
+        const outcome = await this.#attempt(mail, bodies.take(mail.id))
         counts[outcome.kind === 'retry' ? 'retrying' : outcome.kind]++
         this.#unrecorded.push(outcome)
         if (this.#unrecorded.length >= this.#flushSize) void this.#flush()
@@ -180,12 +185,16 @@ export class DeliveryWorker {
   }
 
   /** One attempt; never rejects. */
-  async #attempt(mail: ClaimedMail): Promise<Outcome> {
+  async #attempt(mail: ClaimedMail, body: Promise<string | undefined>): Promise<Outcome> {
     try {
-      const { response } = await this.#transport.send({
-        raw: mail.raw,
-        envelope: { from: mail.envelopeFrom, to: [mail.recipient] },
-      })
+      const raw = await body
+      if (raw === undefined) {
+        return { id: mail.id, kind: 'dead', error: 'the stored message is missing', suppress: null }
+      }
+      const { response } = await this.#transport.send(
+        { raw, envelope: { from: mail.envelopeFrom, to: [mail.recipient] } },
+        this.#abort.signal,
+      )
       return { id: mail.id, kind: 'sent', response }
     } catch (err) {
       const failure = classifyFailure(err)

@@ -40,6 +40,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     disableReverseLookup: true,
+    closeTimeout: 500,
     logger: false,
     onConnect(_session: SMTPServerSession, callback: (err?: Error) => void) {
       connections.current++

@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely'
 import type { Dialect } from '../index.ts'
 import { idColumn } from './columns.ts'
 
-/** The outbox and the suppression list. */
+/** The outbox, its message bodies and the suppression list. */
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   await db.schema
     .createTable('mail_outbox')
@@ -14,7 +14,6 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .addColumn('subject', 'text', (c) => c.notNull())
     .addColumn('message_id', 'text', (c) => c.notNull())
     .addColumn('envelope_from', 'text', (c) => c.notNull())
-    .addColumn('raw', 'text', (c) => c.notNull())
     .addColumn('dedupe_key', 'text')
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('last_error', 'text')
@@ -52,6 +51,12 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .execute()
   await db.schema.createIndex('mail_outbox_state').on('mail_outbox').columns(['state', 'id']).execute()
   await db.schema.createIndex('mail_outbox_recipient').on('mail_outbox').columns(['recipient', 'id']).execute()
+
+  await db.schema
+    .createTable('mail_body')
+    .addColumn('outbox_id', 'bigint', (c) => c.primaryKey().references('mail_outbox.id').onDelete('cascade'))
+    .addColumn('raw', 'text', (c) => c.notNull())
+    .execute()
 
   await db.schema
     .createTable('mail_suppression')

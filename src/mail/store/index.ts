@@ -19,6 +19,8 @@ export interface OutboxStore extends DialectStore {
   get(id: number): Promise<OutboxRow | undefined>
   retry(filter: { id: number } | { state: 'dead' }, now: Millis): Promise<number>
   isSuppressed(address: string): Promise<boolean>
+  /** The stored messages of `ids`, read just before sending so a worker holds few at once. */
+  bodies(ids: readonly number[]): Promise<Map<number, string>>
 }
 
 export function createOutboxStore(db: Db): OutboxStore {
@@ -45,7 +47,6 @@ export function createOutboxStore(db: Db): OutboxStore {
           subject: mail.subject,
           message_id: mail.messageId,
           envelope_from: mail.envelopeFrom,
-          raw: mail.raw,
           dedupe_key: mail.dedupeKey,
           created_at: mail.now,
           run_at: mail.runAt,
@@ -57,7 +58,10 @@ export function createOutboxStore(db: Db): OutboxStore {
         )
         .returning('id')
         .executeTakeFirst()
-      if (inserted) return { id: inserted.id, state }
+      if (inserted) {
+        await trx.insertInto('mail_body').values({ outbox_id: inserted.id, raw: mail.raw }).execute()
+        return { id: inserted.id, state }
+      }
       // The key is taken by a live message: that message is the answer.
       const existing = await trx
         .selectFrom('mail_outbox')
@@ -159,6 +163,12 @@ export function createOutboxStore(db: Db): OutboxStore {
         : query.where('state', '=', 'dead')
       const result = await query.executeTakeFirst()
       return Number(result.numUpdatedRows)
+    },
+
+    async bodies(ids) {
+      if (ids.length === 0) return new Map()
+      const rows = await k.selectFrom('mail_body').select(['outbox_id', 'raw']).where('outbox_id', 'in', ids).execute()
+      return new Map(rows.map((row) => [Number(row.outbox_id), row.raw]))
     },
 
     async isSuppressed(address) {

@@ -2,26 +2,40 @@ import type { Transaction } from 'kysely'
 import type { Database, Millis } from '../../db/index.ts'
 import type { Outcome } from './types.ts'
 
-/** Writes each outcome; only rows still leased to `workerId` change. */
+/**
+ * Writes the outcomes; only rows still leased to `workerId` change. Every `sent` outcome of the
+ * group is one UPDATE (the happy path costs one statement per group, not one per message).
+ */
 export async function recordOutcomes(
   trx: Transaction<Database>,
   workerId: string,
   outcomes: readonly Outcome[],
   now: Millis,
 ): Promise<void> {
+  const mine = () =>
+    trx.updateTable('mail_outbox').where('state', '=', 'sending').where('locked_by', '=', workerId)
+  const unlocked = { locked_by: null, locked_until: null, updated_at: now }
+  const [first, ...rest] = outcomes.filter((o) => o.kind === 'sent')
+  if (first) {
+    await mine()
+      .set((eb) => {
+        const response = rest.reduce(
+          (chain, o) => chain.when('id', '=', o.id).then(o.response),
+          eb.case().when('id', '=', first.id).then(first.response),
+        )
+        return { ...unlocked, state: 'sent', sent_at: now, last_response: response.end() }
+      })
+      .where('id', 'in', [first.id, ...rest.map((o) => o.id)])
+      .execute()
+  }
   for (const outcome of outcomes) {
-    const mine = trx
-      .updateTable('mail_outbox')
-      .where('id', '=', outcome.id)
-      .where('state', '=', 'sending')
-      .where('locked_by', '=', workerId)
-    const unlocked = { locked_by: null, locked_until: null, updated_at: now }
-    if (outcome.kind === 'sent') {
-      await mine.set({ ...unlocked, state: 'sent', sent_at: now, last_response: outcome.response }).execute()
-    } else if (outcome.kind === 'retry') {
-      await mine.set({ ...unlocked, state: 'retrying', run_at: outcome.runAt, last_error: outcome.error }).execute()
-    } else {
-      await mine.set({ ...unlocked, state: 'dead', last_error: outcome.error }).execute()
+    if (outcome.kind === 'retry') {
+      await mine()
+        .where('id', '=', outcome.id)
+        .set({ ...unlocked, state: 'retrying', run_at: outcome.runAt, last_error: outcome.error })
+        .execute()
+    } else if (outcome.kind === 'dead') {
+      await mine().where('id', '=', outcome.id).set({ ...unlocked, state: 'dead', last_error: outcome.error }).execute()
       if (outcome.suppress) {
         await trx
           .insertInto('mail_suppression')

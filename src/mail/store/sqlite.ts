@@ -31,7 +31,7 @@ export function sqliteStore(db: OutboxDb): DialectStore {
           updated_at: now,
         }))
         .where('id', 'in', due)
-        .returning(['id', 'priority', 'run_at', 'recipient', 'envelope_from', 'raw', 'attempts', 'first_attempt_at'])
+        .returning(['id', 'priority', 'run_at', 'recipient', 'envelope_from', 'attempts', 'first_attempt_at'])
         .execute()
       // RETURNING has no order: restore the claim order.
       rows.sort((a, b) => a.priority - b.priority || a.run_at - b.run_at || a.id - b.id)
@@ -41,7 +41,6 @@ export function sqliteStore(db: OutboxDb): DialectStore {
           priority: r.priority,
           recipient: r.recipient,
           envelopeFrom: r.envelope_from,
-          raw: r.raw,
           attempts: r.attempts,
           firstAttemptAt: r.first_attempt_at ?? now,
         }),

@@ -22,7 +22,6 @@ export interface ClaimedMail {
   readonly priority: number
   readonly recipient: string
   readonly envelopeFrom: string
-  readonly raw: string
   /** Including the attempt this claim starts. */
   readonly attempts: number
   readonly firstAttemptAt: Millis

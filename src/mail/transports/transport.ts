@@ -6,10 +6,11 @@ export interface OutgoingMail {
 
 /**
  * Where a worker hands its mail. `send` resolves with the server's reply when the message
- * was accepted and rejects with the server's error (see classifyFailure) when it was not.
+ * was accepted and rejects with the server's error (see classifyFailure) when it was not,
+ * or at once when `signal` aborts (the outcome on the server is then unknown).
  */
 export interface MailTransport {
-  send(mail: OutgoingMail): Promise<{ response: string }>
+  send(mail: OutgoingMail, signal?: AbortSignal): Promise<{ response: string }>
   /** Closes every connection; sends still running reject. */
   close(): void
 }

@@ -1,0 +1,34 @@
+// The outbox worker draining a prepared SQLite file until nothing is due. Prints {rate, maxRssMb}.
+import pino from 'pino'
+import { loadConfig } from '../src/config/index.ts'
+import { openDatabase } from '../src/db/index.ts'
+import { DeliveryWorker, outboxFromConfig, smtpTransport } from '../src/mail/index.ts'
+
+const [file, port, concurrency] = process.argv.slice(2) as [string, string, string]
+const config = loadConfig({
+  DATABASE_URL: `sqlite:${file}`,
+  MAIL_SERVER: '127.0.0.1',
+  MAIL_PORT: port,
+  RAGTIME_MAIL_CONCURRENCY: concurrency,
+  RAGTIME_MAIL_SENDER: 'Ragtime <noreply@ragtime.test>',
+  RAGTIME_MAIL_BATCH_SIZE: process.env.RAGTIME_MAIL_BATCH_SIZE,
+})
+const db = openDatabase(config.database)
+const outbox = outboxFromConfig(config, db)
+const before = (await outbox.status()).counts.queued
+const worker = new DeliveryWorker({
+  outbox,
+  transport: smtpTransport({ ...config.smtp!, maxConnections: config.delivery.concurrency }),
+  delivery: config.delivery,
+  logger: pino({ level: 'warn' }),
+})
+const started = performance.now()
+const idle = worker.whenIdle()
+worker.start()
+await idle
+const seconds = (performance.now() - started) / 1000
+await worker.stop()
+const sent = (await outbox.status()).counts.sent
+await db.close()
+if (sent !== before) throw new Error(`drained ${sent} of ${before}`)
+process.stdout.write(JSON.stringify({ rate: sent / seconds, maxRssMb: process.resourceUsage().maxRSS / 1024 }) + '\n')

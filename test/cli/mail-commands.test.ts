@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { runRagtime, spawnRagtime } from '../helpers/cli.ts'
+import { testEnv } from '../helpers/env.ts'
+import { startSmtpSink } from '../helpers/smtp-sink.ts'
+
+describe('ragtime CLI', () => {
+  test('migrate, send-test, status, list, and a worker that delivers it', async () => {
+    const sink = await startSmtpSink()
+    const env = testEnv({ MAIL_SERVER: '127.0.0.1', MAIL_PORT: String(sink.port) })
+    try {
+      assert.match((await runRagtime(['migrate'], env)).stdout, /applied: 0001-mail-outbox/)
+      assert.match((await runRagtime(['migrate'], env)).stdout, /already up to date/)
+
+      const sent = await runRagtime(['mail', 'send-test', 'ann@example.test'], env)
+      assert.equal(sent.code, 0, sent.stderr)
+      assert.match(sent.stdout, /^queued: message 1 to ann@example.test/)
+      assert.equal(sink.offered(), 0, 'send-test only enqueues')
+
+      const status = await runRagtime(['mail', 'status'], env)
+      assert.match(status.stdout, /^queued\s+1$/m)
+      assert.match(status.stdout, /^oldest waiting: \d+ (ms|s)$/m)
+
+      const list = await runRagtime(['mail', 'list', '--state', 'queued', '--json'], env)
+      const rows = JSON.parse(list.stdout) as { id: number; state: string; recipient: string; subject: string }[]
+      assert.deepEqual(
+        rows.map(({ id, state, recipient, subject }) => ({ id, state, recipient, subject })),
+        [{ id: 1, state: 'queued', recipient: 'ann@example.test', subject: '[Ragtime] Test email' }],
+      )
+      assert.match((await runRagtime(['mail', 'list'], env)).stdout, /^1\tqueued\tann@example.test\t\[Ragtime\] Test email\tattempts=0$/m)
+
+      const worker = spawnRagtime(['worker'], env)
+      await sink.waitForAccepted(1)
+      const mail = await sink.parse(0)
+      assert.equal(mail.subject, '[Ragtime] Test email')
+      assert.match(mail.text ?? '', /This is a test email from Ragtime/)
+      worker.child.kill('SIGTERM')
+      assert.equal((await worker.exited).code, 0)
+      assert.match((await runRagtime(['mail', 'status'], env)).stdout, /^sent\s+1$/m)
+    } finally {
+      await sink.close()
+    }
+  })
+
+  test('retry <id> and --dead', async () => {
+    const sink = await startSmtpSink({ verdict: () => ({ code: 554, message: '5.7.1 no' }) })
+    const env = testEnv({ MAIL_SERVER: '127.0.0.1', MAIL_PORT: String(sink.port) })
+    try {
+      await runRagtime(['mail', 'send-test', 'ann@example.test'], env)
+      assert.equal((await runRagtime(['mail', 'retry', '1'], env)).code, 1, 'a queued message is not retried')
+      // Deliver (and fail) it in-process through the same file.
+      const { loadConfig } = await import('../../src/config/index.ts')
+      const { harnessWorker } = await import('../helpers/worker.ts')
+      const { worker, db } = await harnessWorker(loadConfig(env))
+      await worker.runOnce()
+      assert.match((await runRagtime(['mail', 'list', '--state', 'dead'], env)).stdout, /attempts=1\s+EMESSAGE 554: 554 5\.7\.1 no/)
+      assert.match((await runRagtime(['mail', 'retry', '1'], env)).stdout, /queued again: 1/)
+      await worker.runOnce()
+      assert.match((await runRagtime(['mail', 'retry', '--dead'], env)).stdout, /queued again: 1/)
+      await worker.stop({ graceMs: 0 })
+      await db.close()
+    } finally {
+      await sink.close()
+    }
+  })
+
+  test('bad input is a clear message and a non-zero exit, never a stack trace', async () => {
+    const env = testEnv()
+    for (const args of [['mail', 'list', '--state', 'bogus'], ['mail', 'retry', 'x'], ['mail', 'send-test', 'nope'], ['frobnicate']]) {
+      const result = await runRagtime(args, env)
+      assert.equal(result.code, 2, args.join(' '))
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace')
+    }
+    const bad = await runRagtime(['migrate'], { ...env, MAIL_PORT: 'x', RAGTIME_MAIL_LEASE: '10' })
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /Invalid configuration:\n {2}- MAIL_PORT: .*\n {2}- RAGTIME_MAIL_LEASE: /)
+  })
+
+  test('production without MAIL_SERVER: worker refuses and says what to set; mail commands still work', async () => {
+    const env = testEnv({ NODE_ENV: 'production' })
+    const worker = await runRagtime(['worker'], env)
+    assert.equal(worker.code, 1)
+    assert.match(worker.stderr, /MAIL_SERVER is not set: set MAIL_SERVER/)
+    assert.equal((await runRagtime(['mail', 'status'], env)).code, 0)
+  })
+})
