@@ -1,3 +1,4 @@
+import path from 'node:path'
 import { z } from 'zod'
 import { normalizeAddress, parseMailbox } from '../lib/email-address.ts'
 import { type DatabaseLocation, databaseLocation, duration, flag, httpUrl, integer, line } from './parsers.ts'
@@ -51,6 +52,13 @@ export interface Config {
   readonly delivery: DeliveryConfig
   readonly rateLimits: boolean
   readonly logLevel: string
+  /**
+   * Signs CSRF tokens. Required in production; in development the CLI keeps a generated one in
+   * the data folder (see `withSecretKey`).
+   */
+  readonly secretKey: string | undefined
+  /** Where development state lives: beside the SQLite file, or `data/`. */
+  readonly dataDir: string
 }
 
 /** Start-up refused: every bad variable, each with what is wrong with it. */
@@ -98,6 +106,7 @@ function schema(cwd: string) {
     RAGTIME_MAIL_POLL: duration.default(1_000),
     RAGTIME_DEV_SMTP_PORT: integer(1, 65535).default(1025),
     RAGTIME_RATE_LIMITS: flag.default(true),
+    SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
     RAGTIME_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
 }
@@ -133,6 +142,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   }
   if (e.RAGTIME_MAIL_RETRY_MAX < e.RAGTIME_MAIL_RETRY_FIRST) {
     problems.push({ variable: 'RAGTIME_MAIL_RETRY_MAX', message: 'must not be shorter than RAGTIME_MAIL_RETRY_FIRST' })
+  }
+  if (production && !e.SECRET_KEY) {
+    problems.push({ variable: 'SECRET_KEY', message: 'is required when NODE_ENV=production (at least 32 random characters)' })
   }
   if (e.RAGTIME_MAIL_LEASE < 1_000) {
     problems.push({ variable: 'RAGTIME_MAIL_LEASE', message: 'must be at least 1s' })
@@ -172,6 +184,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     },
     rateLimits: e.RAGTIME_RATE_LIMITS,
     logLevel: e.RAGTIME_LOG_LEVEL,
+    secretKey: e.SECRET_KEY,
+    dataDir: e.DATABASE_URL.kind === 'sqlite' ? path.dirname(e.DATABASE_URL.path) : path.resolve(cwd, 'data'),
   })
 }
 

@@ -8,6 +8,7 @@ import { ImmediateSqliteDialect } from './sqlite-dialect.ts'
 
 export type { Database, Millis } from './schema.ts'
 export { migrateToLatest } from './migrate.ts'
+export { isUniqueViolation } from './errors.ts'
 export { afterCommit, transaction } from './transaction.ts'
 
 export type Dialect = 'sqlite' | 'postgres'

@@ -2,7 +2,7 @@ import type { Transaction } from 'kysely'
 import { afterCommit, type Database, type Db } from '../db/index.ts'
 import { type Clock, systemClock } from './clock.ts'
 import { MailInputError } from './errors.ts'
-import type { Renderer } from './render/renderer.ts'
+import type { RenderedMail, Renderer } from './render/renderer.ts'
 import { MailSignals } from './signals.ts'
 import { createOutboxStore, type OutboxRow, type OutboxStore } from './store/index.ts'
 import { MAIL_PRIORITIES, type MailPriority, type MailState } from './states.ts'
@@ -36,6 +36,8 @@ export interface Outbox {
    * ```
    */
   enqueue<T extends TemplateName>(trx: Transaction<Database>, email: Email<T>, options?: EnqueueOptions): Promise<number>
+  /** Renders `email` exactly as enqueue would, without storing it (previews, equal timing). */
+  render<T extends TemplateName>(email: Email<T>): Promise<RenderedMail>
   status(): Promise<OutboxStatus>
   list(filter?: { state?: MailState; limit?: number }): Promise<OutboxRow[]>
   get(id: number): Promise<OutboxRow | undefined>
@@ -91,6 +93,8 @@ export function createOutbox({ db, renderer, clock = systemClock }: OutboxOption
       }
       return id
     },
+
+    render: (email) => renderer.render(email, new Date(clock.now())),
 
     async status() {
       const [counts, oldest] = await Promise.all([store.counts(), store.oldestWaitingSince()])

@@ -1,12 +1,14 @@
 import type { Kysely, Migration } from 'kysely'
 import type { Dialect } from '../index.ts'
 import * as m0001 from './0001-mail-outbox.ts'
+import * as m0002 from './0002-accounts.ts'
 
 type Step = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> }
 
 /** Numbered steps, applied in order. Never edit a step that has shipped: add the next one. */
 const STEPS: Record<string, Step> = {
   '0001-mail-outbox': m0001,
+  '0002-accounts': m0002,
 }
 
 export function migrations(dialect: Dialect): Record<string, Migration> {

@@ -1,0 +1,110 @@
+import type { Transaction } from 'kysely'
+import { type Database, transaction } from '../db/index.ts'
+import { addressKey } from '../lib/email-address.ts'
+import type { AccountsContext } from './context.ts'
+import { verifyPassword } from './passwords.ts'
+import { endAllSessions } from './sessions.ts'
+import { checkToken, issueToken, markUsed, voidTokens } from './tokens.ts'
+import { findUserByEmail, findUserById, type User } from './users.ts'
+import { checkEmail, type FieldErrors, validate } from './validation.ts'
+
+export type ChangeRequestResult = { ok: true } | { ok: false; reason: 'invalid' | 'wrong-password'; fields: FieldErrors }
+
+/**
+ * Asks the new address to confirm itself. The current password is required. If the new address
+ * already has an account, its owner is told instead, and the answer is the same.
+ */
+export async function requestEmailChange(
+  ctx: AccountsContext,
+  user: User,
+  input: Record<string, unknown>,
+): Promise<ChangeRequestResult> {
+  const checked = validate((errors) => {
+    const email = checkEmail(input.email, errors)
+    if (typeof input.password !== 'string' || input.password === '') errors.password = 'Enter your current password.'
+    if (email && addressKey(email) === addressKey(user.email)) errors.email = 'That is already your address.'
+    return email
+  })
+  if (!checked.ok) return { ok: false, reason: 'invalid', fields: checked.fields }
+  if (!(await verifyPassword(String(input.password), user.passwordHash))) {
+    return { ok: false, reason: 'wrong-password', fields: { password: 'That is not your current password.' } }
+  }
+  const newEmail = checked.value
+  await transaction(ctx.db.kysely, async (trx) => {
+    const now = ctx.clock.now()
+    const owner = await findUserByEmail(trx, newEmail)
+    if (owner) {
+      await ctx.mail.alreadyRegistered(trx, owner.email, `already-registered:${owner.id}:${Math.floor(now / 3_600_000)}`)
+      return
+    }
+    await voidTokens(trx, user.id, 'change-email')
+    const { token } = await issueToken(trx, { userId: user.id, purpose: 'change-email', email: newEmail, now })
+    await ctx.mail.changeEmail(trx, user, newEmail, token)
+  })
+  return { ok: true }
+}
+
+export type ChangeResult =
+  | { ok: true; user: User }
+  | { ok: false; reason: 'invalid' | 'expired' | 'address-taken' }
+
+/** Whether a change-email or undo link is good, without using it. */
+export function previewEmailToken(ctx: AccountsContext, token: string, purpose: 'change-email' | 'undo-email') {
+  return transaction(ctx.db.kysely, async (trx) => {
+    const check = await checkToken(trx, token, purpose, ctx.clock.now())
+    return check.ok && check.token.usedAt !== null ? ({ ok: false, reason: 'invalid' } as const) : check
+  })
+}
+
+/**
+ * The new address confirmed itself: it becomes the account's address, and the old address is
+ * told, with a link to undo the change for a limited time.
+ */
+export function confirmEmailChange(ctx: AccountsContext, token: string): Promise<ChangeResult> {
+  return switchAddress(ctx, token, 'change-email', async (trx, user, oldEmail, now) => {
+    const { token: undo } = await issueToken(trx, { userId: user.id, purpose: 'undo-email', email: oldEmail, now })
+    await ctx.mail.emailChanged(trx, user, oldEmail, undo)
+  })
+}
+
+/** The old address takes the account back; every session ends (whoever changed it is out). */
+export function undoEmailChange(ctx: AccountsContext, token: string): Promise<ChangeResult> {
+  return switchAddress(ctx, token, 'undo-email', async (trx, user) => {
+    await voidTokens(trx, user.id, 'change-email')
+    await endAllSessions(trx, user.id)
+  })
+}
+
+type AfterSwitch = (
+  trx: Transaction<Database>,
+  user: User,
+  oldEmail: string,
+  now: number,
+) => Promise<void>
+
+function switchAddress(
+  ctx: AccountsContext,
+  token: string,
+  purpose: 'change-email' | 'undo-email',
+  after: AfterSwitch,
+): Promise<ChangeResult> {
+  return transaction(ctx.db.kysely, async (trx): Promise<ChangeResult> => {
+    const now = ctx.clock.now()
+    const check = await checkToken(trx, token, purpose, now)
+    if (!check.ok) return check
+    const user = await findUserById(trx, check.token.userId)
+    const email = check.token.email
+    if (!user || !email || check.token.usedAt !== null) return { ok: false, reason: 'invalid' }
+    const owner = await findUserByEmail(trx, email)
+    if (owner && owner.id !== user.id) return { ok: false, reason: 'address-taken' }
+    await trx
+      .updateTable('users')
+      .set({ email, email_key: addressKey(email), updated_at: now })
+      .where('id', '=', user.id)
+      .execute()
+    await markUsed(trx, token, now)
+    const changed = { ...user, email }
+    await after(trx, changed, user.email, now)
+    return { ok: true, user: changed }
+  })
+}

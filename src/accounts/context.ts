@@ -1,0 +1,11 @@
+import type { Db } from '../db/index.ts'
+import type { Clock, Outbox } from '../mail/index.ts'
+import type { AccountMailers } from './mailers.ts'
+
+/** What every account flow works with. */
+export interface AccountsContext {
+  readonly db: Db
+  readonly outbox: Outbox
+  readonly mail: AccountMailers
+  readonly clock: Clock
+}

@@ -1,0 +1,58 @@
+/**
+ * Accounts: sign-up confirmed by email, log-in, password reset, change of address. Every flow
+ * takes its own transaction and enqueues its email inside it; outcomes are returned as values.
+ */
+import type { Db } from '../db/index.ts'
+import type { Clock, Outbox } from '../mail/index.ts'
+import { confirmAccount, confirmationDelivery, previewConfirmation, resendConfirmation } from './confirm.ts'
+import type { AccountsContext } from './context.ts'
+import { confirmEmailChange, previewEmailToken, requestEmailChange, undoEmailChange } from './change-email.ts'
+import { checkCredentials } from './login.ts'
+import { accountMailers } from './mailers.ts'
+import { previewReset, requestPasswordReset, resetPassword } from './password-reset.ts'
+import { signUp } from './signup.ts'
+import type { User } from './users.ts'
+
+export { addressKey } from '../lib/email-address.ts'
+export { createSession, endAllSessions, endSession, SESSION_LIFETIME_MS, sessionUser } from './sessions.ts'
+export { TOKEN_LIFETIMES } from './tokens.ts'
+export { publicUser, type PublicUser, type User } from './users.ts'
+export type { FieldErrors } from './validation.ts'
+
+export interface AccountsOptions {
+  readonly db: Db
+  readonly outbox: Outbox
+  readonly clock: Clock
+  /** The only source of absolute links in email. */
+  readonly baseUrl: string
+  readonly admin: string | undefined
+}
+
+export function createAccounts(options: AccountsOptions) {
+  const ctx: AccountsContext = {
+    db: options.db,
+    outbox: options.outbox,
+    clock: options.clock,
+    mail: accountMailers(options.outbox, options.baseUrl, options.admin),
+  }
+  return {
+    /** The admin is the confirmed account whose address is RAGTIME_ADMIN. */
+    isAdmin: (user: User | undefined) =>
+      Boolean(user?.confirmed && options.admin && user.email.toLowerCase() === options.admin.toLowerCase()),
+    signUp: (input: Record<string, unknown>) => signUp(ctx, input),
+    previewConfirmation: (token: string) => previewConfirmation(ctx, token),
+    confirm: (token: string) => confirmAccount(ctx, token),
+    resendConfirmation: (user: User) => resendConfirmation(ctx, user),
+    confirmationDelivery: (userId: number) => confirmationDelivery(ctx, userId),
+    checkCredentials: (email: unknown, password: unknown) => checkCredentials(ctx, email, password),
+    requestPasswordReset: (input: Record<string, unknown>) => requestPasswordReset(ctx, input),
+    previewReset: (token: string) => previewReset(ctx, token),
+    resetPassword: (token: string, input: Record<string, unknown>) => resetPassword(ctx, token, input),
+    requestEmailChange: (user: User, input: Record<string, unknown>) => requestEmailChange(ctx, user, input),
+    previewEmailToken: (token: string, purpose: 'change-email' | 'undo-email') => previewEmailToken(ctx, token, purpose),
+    confirmEmailChange: (token: string) => confirmEmailChange(ctx, token),
+    undoEmailChange: (token: string) => undoEmailChange(ctx, token),
+  }
+}
+
+export type Accounts = ReturnType<typeof createAccounts>

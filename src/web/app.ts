@@ -1,0 +1,43 @@
+import cookie from '@fastify/cookie'
+import formbody from '@fastify/formbody'
+import fp from 'fastify-plugin'
+import { csrf } from './plugins/csrf.ts'
+import { errors } from './plugins/errors.ts'
+import { rateLimits } from './plugins/rate-limits.ts'
+import { securityHeaders } from './plugins/security-headers.ts'
+import { sessions } from './plugins/session.ts'
+import { views } from './plugins/views.ts'
+import { changeEmailRoutes } from './routes/change-email.ts'
+import { confirmRoutes } from './routes/confirm.ts'
+import { loginRoutes } from './routes/login.ts'
+import { registerRoutes } from './routes/register.ts'
+import { resetRoutes } from './routes/reset.ts'
+import { siteRoutes } from './routes/site.ts'
+import type { AppDeps } from './types.ts'
+
+export type { AppDeps } from './types.ts'
+
+/**
+ * The Ragtime web app as a Fastify plugin: infrastructure first (cookies, forms, views, errors,
+ * security headers, sessions, CSRF, rate limits), then the routes. The server is a thin runner.
+ */
+export const ragtimeApp = fp<AppDeps>(
+  async (app, deps) => {
+    app.decorate('deps', deps)
+    await app.register(cookie)
+    await app.register(formbody, { bodyLimit: BODY_LIMIT })
+    await app.register(views)
+    await app.register(errors)
+    await app.register(securityHeaders)
+    await app.register(sessions)
+    await app.register(csrf)
+    await app.register(rateLimits)
+    for (const routes of [siteRoutes, registerRoutes, confirmRoutes, loginRoutes, resetRoutes, changeEmailRoutes]) {
+      await app.register(routes)
+    }
+  },
+  { name: 'ragtime' },
+)
+
+/** No form of ours needs more; a larger body is a clear 413, not a slow parse. */
+export const BODY_LIMIT = 64 * 1024

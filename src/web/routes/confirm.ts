@@ -1,0 +1,48 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { RATE_RULES } from '../rate-limit.ts'
+import { badLink, requireUser, seeOther } from './helpers.ts'
+
+const NEW_LINK = { href: '/auth/unconfirmed', label: 'Get a new link' }
+
+/**
+ * Confirmation links. GET shows one button and changes nothing (mail scanners fetch links);
+ * POST confirms, and logs in on first use; a repeat is harmless.
+ */
+export const confirmRoutes: FastifyPluginAsync = async (app) => {
+  const { accounts } = app.deps
+
+  app.get<{ Params: { token: string } }>('/auth/confirm/:token', async (request, reply) => {
+    const check = await accounts.previewConfirmation(request.params.token)
+    if (!check.ok) return badLink(reply, check.reason, NEW_LINK)
+    return reply.page('confirm', { title: 'Confirm your account', action: request.url })
+  })
+
+  app.post<{ Params: { token: string } }>('/auth/confirm/:token', async (request, reply) => {
+    const result = await accounts.confirm(request.params.token)
+    if (!result.ok) return badLink(reply, result.reason, NEW_LINK)
+    if (result.firstUse && request.user?.id !== result.user.id) await app.startSession(reply, result.user.id)
+    if (request.wantsJson) return reply.send({ confirmed: true })
+    return seeOther(reply, '/?confirmed=1')
+  })
+
+  app.get('/auth/unconfirmed', async (request, reply) => {
+    const user = requireUser(request, reply, { confirmed: false })
+    if (!user) return reply
+    if (user.confirmed) return seeOther(reply, '/')
+    const delivery = await accounts.confirmationDelivery(user.id)
+    const resent = (request.query as Record<string, unknown>).resent === '1'
+    return reply.page('unconfirmed', { title: 'Confirm your address', delivery, resent })
+  })
+
+  app.post('/auth/confirm/resend', async (request, reply) => {
+    const user = requireUser(request, reply, { confirmed: false })
+    if (!user) return reply
+    if (!(await app.limit(reply, RATE_RULES.resend, `user:${user.id}`))) return reply
+    const result = await accounts.resendConfirmation(user)
+    if (!result.ok) {
+      return reply.problem({ status: 409, code: 'already_confirmed', message: 'Your address is already confirmed.' })
+    }
+    if (request.wantsJson) return reply.code(202).send({ status: 'pending_confirmation' })
+    return seeOther(reply, '/auth/unconfirmed?resent=1')
+  })
+}

@@ -1,0 +1,41 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { addressKey, publicUser } from '../../accounts/index.ts'
+import { RATE_RULES } from '../rate-limit.ts'
+import { echo, fields, seeOther } from './helpers.ts'
+
+export const loginRoutes: FastifyPluginAsync = async (app) => {
+  const { accounts } = app.deps
+
+  app.get('/auth/login', async (request, reply) => {
+    const query = request.query as Record<string, unknown>
+    return reply.page('login', { title: 'Log in', reset: query.reset === '1' })
+  })
+
+  app.post('/auth/login', async (request, reply) => {
+    const input = fields(request)
+    const email = typeof input.email === 'string' ? addressKey(input.email.trim()).slice(0, 300) : ''
+    if (!(await app.limit(reply, RATE_RULES.logInFromIp, request.ip))) return reply
+    if (!(await app.limit(reply, RATE_RULES.logIn, `${request.ip}:${email}`))) return reply
+    const result = await accounts.checkCredentials(input.email, input.password)
+    if (!result.ok) {
+      return reply.problem(
+        { status: 401, code: 'invalid_credentials', message: 'That address and password do not match an account.' },
+        { name: 'login', data: { title: 'Log in', values: echo(input, ['email']) } },
+      )
+    }
+    await app.startSession(reply, result.user.id)
+    if (request.wantsJson) return reply.send(publicUser(result.user))
+    return seeOther(reply, result.user.confirmed ? '/' : '/auth/unconfirmed')
+  })
+
+  app.post('/auth/logout', async (request, reply) => {
+    await app.closeSession(reply)
+    if (request.wantsJson) return reply.code(204).send()
+    return seeOther(reply, '/')
+  })
+
+  app.get('/api/me', async (request, reply) => {
+    if (!request.user) return reply.code(401).send({ error: { code: 'not_logged_in', message: 'Log in first.' } })
+    return reply.send(publicUser(request.user))
+  })
+}

@@ -1,0 +1,43 @@
+import type {} from '@fastify/cookie'
+import type { Accounts, User } from '../accounts/index.ts'
+import type { Config } from '../config/index.ts'
+import type { Db } from '../db/index.ts'
+import type { Clock, Outbox } from '../mail/index.ts'
+import type { FieldErrors } from '../accounts/index.ts'
+
+/** Everything the web app is built from; tests pass their own. */
+export interface AppDeps {
+  readonly config: Config & { readonly secretKey: string }
+  readonly db: Db
+  readonly outbox: Outbox
+  readonly accounts: Accounts
+  readonly clock: Clock
+}
+
+/** One error, in the contract's JSON shape and for the error page. */
+export interface Problem {
+  readonly status: number
+  readonly code: string
+  readonly message: string
+  readonly fields?: FieldErrors
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    deps: AppDeps
+  }
+  interface FastifyRequest {
+    user: User | undefined
+    sessionToken: string | undefined
+    /** The value forms carry in `_csrf`. */
+    csrfToken: string
+    /** The client asked for JSON (Accept: application/json). */
+    wantsJson: boolean
+  }
+  interface FastifyReply {
+    /** Renders `templates/pages/<name>.html` inside the layout. */
+    page(name: string, data?: Record<string, unknown>, status?: number): FastifyReply
+    /** An error as JSON or as a page, depending on what the client asked for. */
+    problem(problem: Problem, page?: { name: string; data?: Record<string, unknown> }): FastifyReply
+  }
+}
