@@ -26,6 +26,8 @@ export const ragtimeApp = fp<AppDeps>(
     app.decorate('deps', deps)
     await app.register(cookie)
     await app.register(formbody, { bodyLimit: BODY_LIMIT })
+    // Forms and JSON only: anything else is a 415, not a string body for the handlers to guess at.
+    app.removeContentTypeParser('text/plain')
     await app.register(views)
     await app.register(errors)
     await app.register(securityHeaders)

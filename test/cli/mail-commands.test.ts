@@ -77,7 +77,7 @@ describe('ragtime CLI', () => {
   })
 
   test('production without MAIL_SERVER: worker refuses and says what to set; mail commands still work', async () => {
-    const env = testEnv({ NODE_ENV: 'production' })
+    const env = testEnv({ NODE_ENV: 'production', SECRET_KEY: 'a-production-secret-of-32-characters-or-more' })
     const worker = await runRagtime(['worker'], env)
     assert.equal(worker.code, 1)
     assert.match(worker.stderr, /MAIL_SERVER is not set: set MAIL_SERVER/)

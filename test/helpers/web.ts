@@ -92,9 +92,9 @@ export async function webHarness({
 }
 
 /** The first link to this app in an email's text part. */
-export function linkIn(mail: ParsedMail, path: RegExp = /\/auth\/[^\s]+/): string {
+export function linkIn(mail: ParsedMail, path: RegExp = /\/auth\/[^\s]+/, baseUrl = BASE_URL): string {
   const text = mail.text ?? ''
-  const match = new RegExp(`${BASE_URL.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(${path.source})`).exec(text)
+  const match = new RegExp(`${baseUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(${path.source})`).exec(text)
   if (!match?.[1]) throw new Error(`no link matching ${path} in:\n${text}`)
   return match[1]
 }

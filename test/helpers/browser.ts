@@ -1,0 +1,43 @@
+import { existsSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { after } from 'node:test'
+import { type Browser, chromium } from 'playwright-core'
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+/** Why browser tests cannot run here, or undefined when they can. */
+export function browserMissing(): string | undefined {
+  if (existsSync(CHROMIUM)) return undefined
+  const why = `no Chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set CHROMIUM_PATH`
+  // CI must run them: there, a missing browser is a failure, not a skip.
+  if (process.env.RAGTIME_REQUIRE_BROWSER === '1') throw new Error(why)
+  return why
+}
+
+/** Headless Chromium with the flags this closed network needs; closed after the test. */
+export async function launchBrowser(): Promise<Browser> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+  after(() => browser.close())
+  return browser
+}
+
+/** A TCP port nothing listens on yet (the app's BASE_URL must name it before it starts). */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise((resolve) => server.close(resolve))
+  return typeof address === 'object' && address ? address.port : 0
+}
