@@ -1,8 +1,9 @@
-// An SMTP sink that accepts every message at once, in its own process so it has its own core.
-// Prints its port, then a count on every "count" line read from stdin.
+// An SMTP sink in its own process (so it has its own core) that accepts every message, at once
+// or after `delayMs` (first argument). Prints its port, then a count on every "count" line.
 import { createInterface } from 'node:readline'
 import { SMTPServer } from 'smtp-server'
 
+const delayMs = Number(process.argv[2] ?? 0)
 let accepted = 0
 const server = new SMTPServer({
   authOptional: true,
@@ -12,8 +13,12 @@ const server = new SMTPServer({
   onData(stream, _session, callback) {
     stream.on('data', () => {})
     stream.on('end', () => {
-      accepted++
-      callback(null, 'ok')
+      const accept = () => {
+        accepted++
+        callback(null, 'ok')
+      }
+      if (delayMs > 0) setTimeout(accept, delayMs)
+      else accept()
     })
   },
 })

@@ -88,7 +88,23 @@ export interface RateLimitsTable {
   hits: number
 }
 
+/** What the development SMTP server caught (the dev inbox). */
+export interface DevInboxTable {
+  id: Generated<number>
+  received_at: Millis
+  mail_from: string
+  /** JSON array of envelope recipients. */
+  rcpt_to: string
+  subject: string
+  message_date: Millis | null
+  text_body: string
+  html_body: string | null
+  headers: string
+  raw: string
+}
+
 export interface Database {
+  dev_inbox: DevInboxTable
   users: UsersTable
   sessions: SessionsTable
   account_tokens: AccountTokensTable

@@ -49,3 +49,6 @@ export function workerFromConfig(
   const transport: MailTransport = smtpTransport({ ...smtp, maxConnections: config.delivery.concurrency })
   return new DeliveryWorker({ outbox, transport, delivery: config.delivery, logger })
 }
+
+export { type CaptureServer, startCaptureServer } from './dev-inbox/capture-server.ts'
+export { type DevInboxStore, devInboxStore, type InboxMessage, type InboxSummary } from './dev-inbox/store.ts'

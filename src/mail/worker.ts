@@ -30,9 +30,12 @@ export interface RunSummary {
 // large group would widen the window of mail sent twice if the process dies before recording.
 const FLUSH_AFTER_MS = 10
 
+type Counts = { claimed: number; sent: number; retrying: number; dead: number }
+
 /**
- * Delivers the outbox: claims a batch under a lease, sends it through the transport with at
- * most `delivery.concurrency` messages in flight, and records each outcome.
+ * Delivers the outbox: claims due mail under a lease, keeps up to `delivery.concurrency`
+ * messages in flight through the transport, and records each outcome. New mail is claimed as
+ * soon as a connection is free, so a slow server never makes fresh mail wait for a whole batch.
  */
 export class DeliveryWorker {
   readonly id: string
@@ -41,6 +44,10 @@ export class DeliveryWorker {
   readonly #delivery: DeliveryConfig
   readonly #log: Logger
   readonly #flushSize: number
+  readonly #bodies: BodyPrefetch
+  /** Claimed, not started yet. At most a batch, together with what is in flight. */
+  #queue: ClaimedMail[] = []
+  #inFlight = 0
   /** Claimed and not yet recorded: what the lease renewal keeps. */
   readonly #held = new Set<number>()
   #unrecorded: Outcome[] = []
@@ -48,12 +55,19 @@ export class DeliveryWorker {
   #flushTimer: NodeJS.Timeout | undefined
   #renewTimer: NodeJS.Timeout | undefined
   #lastReclaim = Number.NEGATIVE_INFINITY
+  #lastClaimAt = Number.NEGATIVE_INFINITY
+  /** False once a claim came back short; a wake-up, the poll or a full claim sets it again. */
+  #mayHaveMore = true
   #loop: Promise<void> | undefined
   #stopping = false
   #abort = new AbortController()
-  #wakeIdle: (() => void) | undefined
+  #signalled = false
+  #wakeLoop: (() => void) | undefined
   #idleWaiters: (() => void)[] = []
-  readonly #onWake = () => this.#wakeIdle?.()
+  readonly #onWake = () => {
+    this.#mayHaveMore = true
+    this.#signal()
+  }
 
   constructor(options: WorkerOptions) {
     this.#outbox = options.outbox
@@ -62,6 +76,7 @@ export class DeliveryWorker {
     this.#log = options.logger
     this.id = options.id ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
     this.#flushSize = Math.max(10, this.#delivery.concurrency * 2)
+    this.#bodies = new BodyPrefetch(this.#outbox.store, this.#delivery.concurrency)
   }
 
   /** Starts delivering until {@link stop}; woken at once by mail committed in this process. */
@@ -77,28 +92,36 @@ export class DeliveryWorker {
   /** Claims one batch, delivers it and records every outcome. For tests and scripts. */
   async runOnce(): Promise<RunSummary> {
     this.#lastReclaim = Number.NEGATIVE_INFINITY
-    const batch = await this.#claim()
-    return this.#deliver(batch, () => {})
+    const counts: Counts = { claimed: 0, sent: 0, retrying: 0, dead: 0 }
+    const batch = await this.#claim(this.#delivery.batchSize)
+    counts.claimed = batch.length
+    this.#queue.push(...batch)
+    while (this.#queue.length > 0 || this.#inFlight > 0) {
+      this.#startSends(counts)
+      await this.#nextEvent()
+    }
+    await this.#flush()
+    return counts
   }
 
-  /** Resolves the next time the running worker finds nothing due. */
+  /** Resolves the next time the running worker finds nothing to do (all it sent is recorded). */
   whenIdle(): Promise<void> {
     return new Promise((resolve) => this.#idleWaiters.push(resolve))
   }
 
   /**
-   * Graceful stop: claims nothing more, lets in-flight sends finish for `graceMs`, then closes
-   * the connections (unfinished sends are recorded as failed attempts); releases what it had
-   * claimed and not started.
+   * Graceful stop: claims nothing more, lets in-flight sends finish for `graceMs`, then abandons
+   * them (recorded as failed attempts); releases what it had claimed and not started.
    */
   async stop({ graceMs = this.#delivery.shutdownGraceMs }: { graceMs?: number } = {}): Promise<void> {
     this.#stopping = true
     this.#outbox.signals.off('wake', this.#onWake)
-    this.#wakeIdle?.()
+    this.#signal()
     const abort = setTimeout(() => {
-      this.#log.warn({ worker: this.id, graceMs }, 'shutdown grace period over: abandoning in-flight sends')
+      if (this.#inFlight > 0) {
+        this.#log.warn({ worker: this.id, graceMs, inFlight: this.#inFlight }, 'shutdown grace period over: abandoning in-flight sends')
+      }
       this.#abort.abort()
-      this.#transport.close()
     }, graceMs)
     try {
       await this.#loop
@@ -112,39 +135,68 @@ export class DeliveryWorker {
   }
 
   async #run(): Promise<void> {
-    let next: Promise<ClaimedMail[]> | undefined
     while (!this.#stopping) {
-      const batch = await (next ?? this.#claim())
-      next = undefined
-      if (batch.length === 0) {
-        for (const resolve of this.#idleWaiters.splice(0)) resolve()
-        await this.#idle()
-        continue
+      const room = this.#delivery.batchSize - this.#queue.length - this.#inFlight
+      // The poll: mail from other processes (or retries now due) is looked for at least this often.
+      if (Date.now() - this.#lastClaimAt >= this.#delivery.pollMs) this.#mayHaveMore = true
+      if (this.#mayHaveMore && this.#queue.length < this.#delivery.concurrency && room > 0) {
+        this.#lastClaimAt = Date.now()
+        const batch = await this.#claim(room)
+        this.#mayHaveMore = batch.length === room
+        this.#queue.push(...batch)
       }
-      // Claim the next batch while the last messages of this one are sent, so the pool never waits.
-      await this.#deliver(batch, () => {
-        next ??= this.#claim()
-      })
+      this.#startSends()
+      if (this.#inFlight === 0 && this.#queue.length === 0) {
+        await this.#flush()
+        for (const resolve of this.#idleWaiters.splice(0)) resolve()
+      }
+      await this.#nextEvent(this.#delivery.pollMs)
     }
-    if (next) await this.#release((await next).map((mail) => mail.id))
+    while (this.#inFlight > 0) await this.#nextEvent()
+    await this.#flush()
+    await this.#release(this.#queue.splice(0).map((mail) => mail.id))
   }
 
-  #idle(): Promise<void> {
+  #startSends(counts?: Counts): void {
+    while (!this.#stopping && this.#inFlight < this.#delivery.concurrency && this.#queue.length > 0) {
+      const mail = this.#queue.shift() as ClaimedMail
+      this.#inFlight++
+      void this.#attempt(mail, this.#bodies.take(mail.id, this.#queue)).then((outcome) => {
+        this.#inFlight--
+        if (counts) counts[outcome.kind === 'retry' ? 'retrying' : outcome.kind]++
+        this.#unrecorded.push(outcome)
+        if (this.#unrecorded.length >= this.#flushSize) void this.#flush()
+        else this.#flushTimer ??= setTimeout(() => void this.#flush(), FLUSH_AFTER_MS)
+        this.#signal()
+      })
+    }
+  }
+
+  /** Wakes {@link nextEvent}: a send finished, mail was committed here, or stop was called. */
+  #signal(): void {
+    if (this.#wakeLoop) this.#wakeLoop()
+    else this.#signalled = true
+  }
+
+  /** Waits for the next signal, or at most `timeoutMs`. */
+  #nextEvent(timeoutMs?: number): Promise<void> {
+    if (this.#signalled) {
+      this.#signalled = false
+      return Promise.resolve()
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.#delivery.pollMs)
-      function done() {
+      const done = () => {
         clearTimeout(timer)
+        this.#wakeLoop = undefined
         resolve()
       }
-      this.#wakeIdle = () => {
-        this.#wakeIdle = undefined
-        done()
-      }
+      const timer = timeoutMs === undefined ? undefined : setTimeout(done, timeoutMs)
+      this.#wakeLoop = done
     })
   }
 
   /** Never rejects: a failed claim is logged and returns nothing, and the poll tries again. */
-  async #claim(): Promise<ClaimedMail[]> {
+  async #claim(limit: number): Promise<ClaimedMail[]> {
     if (this.#stopping) return []
     const store = this.#outbox.store
     const now = this.#outbox.clock.now()
@@ -154,34 +206,13 @@ export class DeliveryWorker {
         const reclaimed = await store.reclaimExpired(now)
         if (reclaimed > 0) this.#log.warn({ worker: this.id, reclaimed }, 'took over messages whose lease expired')
       }
-      const batch = await store.claim(this.id, now, now + this.#delivery.leaseMs, this.#delivery.batchSize)
+      const batch = await store.claim(this.id, now, now + this.#delivery.leaseMs, limit)
       for (const mail of batch) this.#held.add(mail.id)
       return batch
     } catch (err) {
       this.#log.error({ err, worker: this.id }, 'could not claim mail; will try again')
       return []
     }
-  }
-
-  async #deliver(batch: readonly ClaimedMail[], almostDone: () => void): Promise<RunSummary> {
-    const counts = { claimed: batch.length, sent: 0, retrying: 0, dead: 0 }
-    const bodies = new BodyPrefetch(this.#outbox.store, batch.map((mail) => mail.id), this.#delivery.concurrency)
-    let next = 0
-    const lane = async () => {
-      while (!this.#stopping && next < batch.length) {
-        const mail = batch[next++] as ClaimedMail
-        if (batch.length - next <= this.#delivery.concurrency) almostDone()
-        const outcome = await this.#attempt(mail, bodies.take(mail.id))
-        counts[outcome.kind === 'retry' ? 'retrying' : outcome.kind]++
-        this.#unrecorded.push(outcome)
-        if (this.#unrecorded.length >= this.#flushSize) void this.#flush()
-        else this.#flushTimer ??= setTimeout(() => void this.#flush(), FLUSH_AFTER_MS)
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(this.#delivery.concurrency, batch.length) }, lane))
-    await this.#flush()
-    await this.#release(batch.slice(next).map((mail) => mail.id))
-    return counts
   }
 
   /** One attempt; never rejects. */
@@ -237,6 +268,7 @@ export class DeliveryWorker {
 
   async #release(ids: readonly number[]): Promise<void> {
     if (ids.length === 0) return
+    this.#bodies.forget(ids)
     try {
       await this.#outbox.store.release(this.id, ids, this.#outbox.clock.now())
       for (const id of ids) this.#held.delete(id)

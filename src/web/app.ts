@@ -9,6 +9,7 @@ import { sessions } from './plugins/session.ts'
 import { views } from './plugins/views.ts'
 import { changeEmailRoutes } from './routes/change-email.ts'
 import { confirmRoutes } from './routes/confirm.ts'
+import { devMailRoutes } from './routes/dev-mail.ts'
 import { loginRoutes } from './routes/login.ts'
 import { registerRoutes } from './routes/register.ts'
 import { resetRoutes } from './routes/reset.ts'
@@ -37,6 +38,8 @@ export const ragtimeApp = fp<AppDeps>(
     for (const routes of [siteRoutes, registerRoutes, confirmRoutes, loginRoutes, resetRoutes, changeEmailRoutes]) {
       await app.register(routes)
     }
+    // Development only: in production every /dev path is a plain 404.
+    if (!deps.config.production) await app.register(devMailRoutes)
   },
   { name: 'ragtime' },
 )

@@ -15,9 +15,10 @@ export interface Spawned {
 }
 
 /** Starts `ragtime <args>` with exactly `env` (plus PATH); killed after the test if still running. */
-export function spawnRagtime(args: string[], env: Record<string, string>): Spawned {
+export function spawnRagtime(args: string[], env: Record<string, string>, cwd?: string): Spawned {
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
+    ...(cwd ? { cwd } : {}),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''

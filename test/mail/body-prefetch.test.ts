@@ -15,21 +15,34 @@ function recordingStore(fail = false) {
   }
 }
 
+const queue = (...ids: number[]) => ids.map((id) => ({ id }))
+
 describe('BodyPrefetch', () => {
-  test('loads bodies one chunk ahead of the senders, never the whole batch at once', async () => {
+  test('loads bodies one chunk ahead of the senders, never the whole queue at once', async () => {
     const store = recordingStore()
-    const prefetch = new BodyPrefetch(store, [1, 2, 3, 4, 5, 6, 7], 2)
-    assert.equal(await prefetch.take(1), 'body 1')
+    const prefetch = new BodyPrefetch(store, 2)
+    assert.equal(await prefetch.take(1, queue(2, 3, 4, 5, 6, 7)), 'body 1')
     assert.deepEqual(store.loads, [[1, 2], [3, 4]])
-    assert.equal(await prefetch.take(2), 'body 2')
-    assert.equal(await prefetch.take(3), 'body 3')
+    assert.equal(await prefetch.take(2, queue(3, 4, 5, 6, 7)), 'body 2')
+    assert.equal(await prefetch.take(3, queue(4, 5, 6, 7)), 'body 3')
     assert.deepEqual(store.loads, [[1, 2], [3, 4], [5, 6]])
-    for (const id of [4, 5, 6, 7]) assert.equal(await prefetch.take(id), `body ${id}`)
+    for (const [id, ...rest] of [[4, 5, 6, 7], [5, 6, 7], [6, 7], [7]]) {
+      assert.equal(await prefetch.take(id!, queue(...rest)), `body ${id}`)
+    }
     assert.deepEqual(store.loads, [[1, 2], [3, 4], [5, 6], [7]])
   })
 
+  test('forgotten bodies are loaded again if they come back', async () => {
+    const store = recordingStore()
+    const prefetch = new BodyPrefetch(store, 2)
+    await prefetch.take(1, queue(2))
+    prefetch.forget([2])
+    assert.equal(await prefetch.take(2, queue()), 'body 2')
+    assert.deepEqual(store.loads, [[1, 2], [2]])
+  })
+
   test('a failed load rejects the take, and untaken bodies do not crash the process', async () => {
-    const prefetch = new BodyPrefetch(recordingStore(true), [1, 2, 3, 4], 2)
-    await assert.rejects(prefetch.take(1), /database is locked/)
+    const prefetch = new BodyPrefetch(recordingStore(true), 2)
+    await assert.rejects(prefetch.take(1, queue(2, 3, 4)), /database is locked/)
   })
 })

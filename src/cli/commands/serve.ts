@@ -1,12 +1,15 @@
 import { parseArgs } from 'node:util'
 import { withSecretKey } from '../../config/secret-key.ts'
-import { workerFromConfig } from '../../mail/index.ts'
+import { devInboxStore, startCaptureServer, workerFromConfig } from '../../mail/index.ts'
 import { appDeps } from '../../web/deps.ts'
 import { buildServer, listen } from '../../web/server.ts'
-import { onShutdownSignal, openContext } from '../context.ts'
+import { fail, onShutdownSignal, openContext } from '../context.ts'
 import { deliveryTarget } from './worker.ts'
 
-/** `ragtime serve [--no-worker]`: migrates, then runs the web app and (by default) the worker. */
+/**
+ * `ragtime serve [--no-worker]`: migrates, then runs the web app and (by default) the worker;
+ * in development without MAIL_SERVER, also the dev inbox's SMTP server.
+ */
 export async function serveCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { 'no-worker': { type: 'boolean' } } })
   const context = await openContext({ migrate: true })
@@ -14,6 +17,17 @@ export async function serveCommand(args: string[]): Promise<void> {
   const config = withSecretKey(context.config)
   const deps = appDeps(config, db)
   const smtp = values['no-worker'] ? undefined : deliveryTarget(context)
+  // Development without MAIL_SERVER: catch the mail in this process, over real SMTP.
+  const capture =
+    config.smtp || config.production
+      ? undefined
+      : await startCaptureServer({ store: devInboxStore(db), port: config.devSmtpPort, logger }).catch((err: NodeJS.ErrnoException) =>
+          fail(
+            err.code === 'EADDRINUSE'
+              ? `port ${config.devSmtpPort} (the dev inbox's SMTP port) is in use: set RAGTIME_DEV_SMTP_PORT to a free one`
+              : `the dev inbox could not start: ${err.message}`,
+          ),
+        )
   const worker = smtp ? workerFromConfig(config, deps.outbox, logger, smtp) : undefined
   const server = await buildServer(deps, logger)
 
@@ -21,6 +35,7 @@ export async function serveCommand(args: string[]): Promise<void> {
   onShutdownSignal(logger, async () => {
     await stopListening()
     await worker?.stop()
+    await capture?.close()
     await db.close()
   })
   worker?.start()
@@ -31,7 +46,9 @@ export async function serveCommand(args: string[]): Promise<void> {
       '',
       `  Ragtime is running at ${config.baseUrl}`,
       `  database: ${database}`,
-      `  mail:     ${smtp ? `delivered to ${smtp.host}:${smtp.port}` : 'delivered by separate workers (--no-worker)'}`,
+      capture
+        ? `  mail:     caught by the dev inbox: ${config.baseUrl}/dev/mail (SMTP on 127.0.0.1:${capture.port})`
+        : `  mail:     ${smtp ? `delivered to ${smtp.host}:${smtp.port}` : 'delivered by separate workers (--no-worker)'}`,
       config.rateLimits ? '' : '  rate limits: OFF (RAGTIME_RATE_LIMITS=off)',
       '  stop:     Ctrl-C',
       '',

@@ -2,6 +2,7 @@ import type { Kysely, Migration } from 'kysely'
 import type { Dialect } from '../index.ts'
 import * as m0001 from './0001-mail-outbox.ts'
 import * as m0002 from './0002-accounts.ts'
+import * as m0003 from './0003-dev-inbox.ts'
 
 type Step = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> }
 
@@ -9,6 +10,7 @@ type Step = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> }
 const STEPS: Record<string, Step> = {
   '0001-mail-outbox': m0001,
   '0002-accounts': m0002,
+  '0003-dev-inbox': m0003,
 }
 
 export function migrations(dialect: Dialect): Record<string, Migration> {
