@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
-import { Kysely } from 'kysely'
+import { Kysely, PostgresDialect } from 'kysely'
+import pg from 'pg'
 import type { DatabaseLocation } from '../config/index.ts'
 import type { Database } from './schema.ts'
 import { ImmediateSqliteDialect } from './sqlite-dialect.ts'
@@ -16,13 +17,22 @@ export type Dialect = 'sqlite' | 'postgres'
 export interface Db {
   readonly kysely: Kysely<Database>
   readonly dialect: Dialect
+  /** PostgreSQL only: the connection settings, for a dedicated LISTEN connection. */
+  readonly postgresUrl?: string
   close(): Promise<void>
 }
 
-/** Opens the database the configuration names. SQLite: WAL, a busy timeout, foreign keys on. */
-export function openDatabase(location: DatabaseLocation): Db {
+// int8 (bigint, count(*)) arrives as a string by default; ids and times here fit a double.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
+
+/** PostgreSQL: a connection pool of `poolSize`; SQLite: WAL, a busy timeout, foreign keys on. */
+export function openDatabase(location: DatabaseLocation, { poolSize = 10 }: { poolSize?: number } = {}): Db {
   if (location.kind === 'postgres') {
-    throw new Error('PostgreSQL is not supported yet: use a sqlite: DATABASE_URL')
+    const pool = new pg.Pool({ connectionString: location.url, max: poolSize })
+    // An idle client that loses its connection must not crash the process; the pool replaces it.
+    pool.on('error', () => {})
+    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+    return { kysely, dialect: 'postgres', postgresUrl: location.url, close: () => kysely.destroy() }
   }
   mkdirSync(path.dirname(location.path), { recursive: true })
   const sqlite = new SqliteDatabase(location.path)

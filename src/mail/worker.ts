@@ -63,6 +63,7 @@ export class DeliveryWorker {
   #abort = new AbortController()
   #signalled = false
   #wakeLoop: (() => void) | undefined
+  #unsubscribe: (() => Promise<void>) | undefined
   #idleWaiters: (() => void)[] = []
   readonly #onWake = () => {
     this.#mayHaveMore = true
@@ -85,6 +86,9 @@ export class DeliveryWorker {
     this.#stopping = false
     this.#abort = new AbortController()
     this.#outbox.signals.on('wake', this.#onWake)
+    this.#unsubscribe = this.#outbox.store.subscribe(this.#onWake, (err) =>
+      this.#log.warn({ err, worker: this.id }, 'lost the wake-up connection; reconnecting (the poll covers the gap)'),
+    )
     this.#renewTimer = setInterval(() => void this.#renew(), Math.max(250, this.#delivery.leaseMs / 3))
     this.#loop = this.#run()
   }
@@ -116,6 +120,8 @@ export class DeliveryWorker {
   async stop({ graceMs = this.#delivery.shutdownGraceMs }: { graceMs?: number } = {}): Promise<void> {
     this.#stopping = true
     this.#outbox.signals.off('wake', this.#onWake)
+    const unsubscribed = this.#unsubscribe?.()
+    this.#unsubscribe = undefined
     this.#signal()
     const abort = setTimeout(() => {
       if (this.#inFlight > 0) {
@@ -131,6 +137,7 @@ export class DeliveryWorker {
       clearInterval(this.#renewTimer)
       this.#loop = undefined
       this.#transport.close()
+      await unsubscribed
     }
   }
 

@@ -7,10 +7,15 @@ import { after, describe, test } from 'node:test'
 import nodemailer from 'nodemailer'
 import { browserMissing, freePort, launchBrowser } from '../helpers/browser.ts'
 import { spawnRagtime } from '../helpers/cli.ts'
+import { ON_POSTGRES } from '../helpers/postgres.ts'
 import { startSmtpSink } from '../helpers/smtp-sink.ts'
+
+
 
 const missing = browserMissing()
 if (missing) console.log(`# skipping browser tests: ${missing}`)
+// These start `serve` with no configuration at all: SQLite, whichever pass this is.
+const embedded = ON_POSTGRES ? 'the embedded default is SQLite: tested on the SQLite pass' : missing
 const SCREENSHOT = path.resolve(import.meta.dirname, '../../docs/images/dev-inbox.png')
 
 function freshDir(): string {
@@ -30,8 +35,8 @@ async function serve(cwd: string, env: Record<string, string>) {
   return server
 }
 
-describe('the embedded demo (npm start with no configuration)', () => {
-  test('with no environment: home page and inbox; a sign-up’s email arrives live; its link confirms (Chromium)', { skip: missing, timeout: 60_000 }, async () => {
+describe('the embedded demo (npm start with no configuration)', { skip: embedded }, () => {
+  test('with no environment: home page and inbox; a sign-up’s email arrives live; its link confirms (Chromium)', { timeout: 60_000 }, async () => {
     const cwd = freshDir()
     // `npm start` is `node bin/ragtime.js serve`: default port 3000, dev inbox SMTP on 1025.
     const server = await serve(cwd, {})
@@ -73,7 +78,7 @@ describe('the embedded demo (npm start with no configuration)', () => {
     await again.exited
   })
 
-  test('hostile HTML in a caught email does not run in the inbox', { skip: missing, timeout: 60_000 }, async () => {
+  test('hostile HTML in a caught email does not run in the inbox', { timeout: 60_000 }, async () => {
     const cwd = freshDir()
     const [port, smtpPort] = [await freePort(), await freePort()]
     const server = await serve(cwd, { PORT: String(port), RAGTIME_DEV_SMTP_PORT: String(smtpPort) })
@@ -101,7 +106,7 @@ describe('the embedded demo (npm start with no configuration)', () => {
   })
 })
 
-describe('production mode', () => {
+describe('production mode', { skip: ON_POSTGRES ? 'SQLite pass only' : undefined }, () => {
   test('no capture server listens and /dev/mail answers 404', { timeout: 30_000 }, async () => {
     const sink = await startSmtpSink()
     const [port, devPort] = [await freePort(), await freePort()]

@@ -6,6 +6,7 @@ import pino from 'pino'
 import { type Config, loadConfig } from '../../src/config/index.ts'
 import { type Db, migrateToLatest, openDatabase } from '../../src/db/index.ts'
 import type { Clock } from '../../src/mail/index.ts'
+import { createTestSchema, ON_POSTGRES } from './postgres.ts'
 
 export const silentLogger = pino({ level: 'silent' })
 
@@ -16,10 +17,17 @@ export function tempDir(): string {
   return dir
 }
 
-/** The environment of a test: its own SQLite file, fast delivery timings, a quiet log. */
+/** A database of the test's own: a fresh SQLite file, or on the PostgreSQL pass a fresh schema. */
+export function testDatabaseUrl(): string {
+  if (!ON_POSTGRES) return `sqlite:${path.join(tempDir(), 'ragtime.sqlite')}`
+  // Dropped in bulk by scripts/run-tests.mjs after the pass, once every connection is gone.
+  return createTestSchema()
+}
+
+/** The environment of a test: its own database, a quiet log. */
 export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
   return {
-    DATABASE_URL: `sqlite:${path.join(tempDir(), 'ragtime.sqlite')}`,
+    DATABASE_URL: testDatabaseUrl(),
     RAGTIME_MAIL_SENDER: 'Ragtime <noreply@ragtime.test>',
     RAGTIME_MAIL_SUBJECT_PREFIX: '[Ragtime] ',
     RAGTIME_LOG_LEVEL: 'silent',

@@ -2,6 +2,7 @@ import { sql, type Transaction } from 'kysely'
 import type { Database, Db, Millis } from '../../db/index.ts'
 import { addressKey } from '../../lib/email-address.ts'
 import { LIVE_STATES, MAIL_STATES, type MailState, WAITING_STATES } from '../states.ts'
+import { postgresStore } from './postgres.ts'
 import { sqliteStore } from './sqlite.ts'
 import type { DialectStore, NewMail, OutboxRow } from './types.ts'
 
@@ -25,7 +26,7 @@ export interface OutboxStore extends DialectStore {
 
 export function createOutboxStore(db: Db): OutboxStore {
   const k = db.kysely
-  const dialect = sqliteStore(k)
+  const dialect = db.dialect === 'postgres' ? postgresStore(k, db.postgresUrl ?? '') : sqliteStore(k)
 
   return {
     ...dialect,

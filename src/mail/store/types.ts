@@ -41,6 +41,8 @@ export interface DialectStore {
   record(workerId: string, outcomes: readonly Outcome[], now: Millis): Promise<void>
   /** Tells other processes, from inside the enqueueing transaction, that mail is waiting. */
   notify(trx: Transaction<Database>): Promise<void>
+  /** Calls `onWake` when another process commits mail; returns how to stop listening. */
+  subscribe(onWake: () => void, onError: (err: unknown) => void): () => Promise<void>
 }
 
 export type OutboxDb = Kysely<Database>

@@ -1,0 +1,49 @@
+import { sql } from 'kysely'
+import { WAITING_STATES } from '../states.ts'
+import type { ClaimedMail, OutboxDb } from './types.ts'
+
+/**
+ * Takes up to `limit` due messages for `workerId` in one UPDATE over the due rows. With
+ * `skipLocked` (PostgreSQL) the due rows are locked `FOR UPDATE SKIP LOCKED`, so concurrent
+ * workers take disjoint sets without waiting on each other; SQLite has one writer and needs none.
+ */
+export async function claimDue(
+  db: OutboxDb,
+  { workerId, now, leaseUntil, limit, skipLocked }: { workerId: string; now: number; leaseUntil: number; limit: number; skipLocked: boolean },
+): Promise<ClaimedMail[]> {
+  let due = db
+    .selectFrom('mail_outbox')
+    .select('id')
+    .where('state', 'in', WAITING_STATES)
+    .where('run_at', '<=', now)
+    .orderBy('priority')
+    .orderBy('run_at')
+    .orderBy('id')
+    .limit(limit)
+  if (skipLocked) due = due.forUpdate().skipLocked()
+  const rows = await db
+    .updateTable('mail_outbox')
+    .set((eb) => ({
+      state: 'sending',
+      locked_by: workerId,
+      locked_until: leaseUntil,
+      attempts: eb('attempts', '+', 1),
+      first_attempt_at: sql<number>`coalesce(first_attempt_at, ${now})`,
+      updated_at: now,
+    }))
+    .where('id', 'in', due)
+    .returning(['id', 'priority', 'run_at', 'recipient', 'envelope_from', 'attempts', 'first_attempt_at'])
+    .execute()
+  // RETURNING has no order: restore the claim order.
+  rows.sort((a, b) => a.priority - b.priority || a.run_at - b.run_at || a.id - b.id)
+  return rows.map(
+    (r): ClaimedMail => ({
+      id: r.id,
+      priority: r.priority,
+      recipient: r.recipient,
+      envelopeFrom: r.envelope_from,
+      attempts: r.attempts,
+      firstAttemptAt: r.first_attempt_at ?? now,
+    }),
+  )
+}

@@ -1,0 +1,32 @@
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+
+/** The server the PostgreSQL pass uses: TEST_DATABASE_URL, or the local one. */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+/** Whether this pass of the suite runs on PostgreSQL (scripts/run-tests.mjs sets it). */
+export const ON_POSTGRES = process.env.RAGTIME_TEST_DB === 'postgres'
+
+function run(statement: string): void {
+  // Synchronous on purpose: test environments are built synchronously.
+  execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import pg from 'pg'; const c = new pg.Client({ connectionString: process.argv[1] }); await c.connect(); await c.query(process.argv[2]); await c.end()`,
+      TEST_DATABASE_URL,
+      statement,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  )
+}
+
+/** A fresh schema (named ragtime_test_…); the returned DATABASE_URL puts it on the search path. */
+export function createTestSchema(): string {
+  const schema = `ragtime_test_${randomBytes(6).toString('hex')}`
+  run(`create schema ${schema}`)
+  const url = new URL(TEST_DATABASE_URL)
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  return url.toString()
+}
