@@ -2,7 +2,6 @@ import type { Transaction } from 'kysely'
 import { type Database, transaction } from '../db/index.ts'
 import { addressKey } from '../lib/email-address.ts'
 import type { AccountsContext } from './context.ts'
-import { verifyPassword } from './passwords.ts'
 import { endAllSessions } from './sessions.ts'
 import { checkToken, issueToken, markUsed, voidTokens } from './tokens.ts'
 import { findUserByEmail, findUserById, type User } from './users.ts'
@@ -26,7 +25,7 @@ export async function requestEmailChange(
     return email
   })
   if (!checked.ok) return { ok: false, reason: 'invalid', fields: checked.fields }
-  if (!(await verifyPassword(String(input.password), user.passwordHash))) {
+  if (!(await ctx.passwords.verify(String(input.password), user.passwordHash))) {
     return { ok: false, reason: 'wrong-password', fields: { password: 'That is not your current password.' } }
   }
   const newEmail = checked.value

@@ -9,6 +9,7 @@ import type { AccountsContext } from './context.ts'
 import { confirmEmailChange, previewEmailToken, requestEmailChange, undoEmailChange } from './change-email.ts'
 import { checkCredentials } from './login.ts'
 import { accountMailers } from './mailers.ts'
+import { passwordHasher } from './passwords.ts'
 import { previewReset, requestPasswordReset, resetPassword } from './password-reset.ts'
 import { signUp } from './signup.ts'
 import type { User } from './users.ts'
@@ -26,6 +27,8 @@ export interface AccountsOptions {
   /** The only source of absolute links in email. */
   readonly baseUrl: string
   readonly admin: string | undefined
+  /** log2 of scrypt's N (RAGTIME_PASSWORD_COST). */
+  readonly passwordCost: number
 }
 
 export function createAccounts(options: AccountsOptions) {
@@ -34,6 +37,7 @@ export function createAccounts(options: AccountsOptions) {
     outbox: options.outbox,
     clock: options.clock,
     mail: accountMailers(options.outbox, options.baseUrl, options.admin),
+    passwords: passwordHasher(options.passwordCost),
   }
   return {
     /** The admin is the confirmed account whose address is RAGTIME_ADMIN. */

@@ -1,6 +1,5 @@
 import { normalizeAddress } from '../lib/email-address.ts'
 import type { AccountsContext } from './context.ts'
-import { DECOY_HASH, verifyPassword } from './passwords.ts'
 import { findUserByEmail, type User } from './users.ts'
 
 export type LoginResult = { ok: true; user: User } | { ok: false; reason: 'invalid-credentials' }
@@ -10,6 +9,6 @@ export async function checkCredentials(ctx: AccountsContext, email: unknown, pas
   const address = normalizeAddress(email)
   const user = address.ok ? await findUserByEmail(ctx.db.kysely, address.address) : undefined
   const given = typeof password === 'string' ? password : ''
-  const matches = await verifyPassword(given, user?.passwordHash ?? DECOY_HASH)
+  const matches = user ? await ctx.passwords.verify(given, user.passwordHash) : await ctx.passwords.verifyDecoy(given)
   return user && matches ? { ok: true, user } : { ok: false, reason: 'invalid-credentials' }
 }

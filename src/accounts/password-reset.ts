@@ -1,6 +1,5 @@
 import { transaction } from '../db/index.ts'
 import type { AccountsContext } from './context.ts'
-import { hashPassword } from './passwords.ts'
 import { endAllSessions } from './sessions.ts'
 import { checkToken, issueToken, markUsed, newToken, voidTokens } from './tokens.ts'
 import { findUserByEmail, findUserById } from './users.ts'
@@ -56,7 +55,7 @@ export async function previewReset(ctx: AccountsContext, token: string) {
 export async function resetPassword(ctx: AccountsContext, token: string, input: Record<string, unknown>): Promise<ResetResult> {
   const checked = validate((errors) => checkPassword(input.password, errors))
   if (!checked.ok) return { ok: false, reason: 'weak-password', fields: checked.fields }
-  const passwordHash = await hashPassword(checked.value)
+  const passwordHash = await ctx.passwords.hash(checked.value)
   return transaction(ctx.db.kysely, async (trx): Promise<ResetResult> => {
     const now = ctx.clock.now()
     const check = await checkToken(trx, token, 'reset', now)

@@ -1,7 +1,6 @@
 import { isUniqueViolation, transaction } from '../db/index.ts'
 import { addressKey } from '../lib/email-address.ts'
 import type { AccountsContext } from './context.ts'
-import { hashPassword } from './passwords.ts'
 import { issueToken } from './tokens.ts'
 import { findUserByEmail, usernameTaken } from './users.ts'
 import { checkEmail, checkPassword, checkUsername, type FieldErrors, validate } from './validation.ts'
@@ -24,7 +23,7 @@ export async function signUp(ctx: AccountsContext, input: Record<string, unknown
   }))
   if (!checked.ok) return { ok: false, reason: 'invalid', fields: checked.fields }
   const { email, username, password } = checked.value
-  const passwordHash = await hashPassword(password)
+  const passwordHash = await ctx.passwords.hash(password)
   try {
     return await createAccount(ctx, email, username, passwordHash)
   } catch (err) {

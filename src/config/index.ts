@@ -51,6 +51,8 @@ export interface Config {
   readonly mailSender: string
   readonly delivery: DeliveryConfig
   readonly rateLimits: boolean
+  /** log2 of scrypt's N for new password hashes; lower only for load tests. */
+  readonly passwordCost: number
   readonly logLevel: string
   /**
    * Signs CSRF tokens. Required in production; in development the CLI keeps a generated one in
@@ -106,6 +108,7 @@ function schema(cwd: string) {
     RAGTIME_MAIL_POLL: duration.default(1_000),
     RAGTIME_DEV_SMTP_PORT: integer(1, 65535).default(1025),
     RAGTIME_RATE_LIMITS: flag.default(true),
+    RAGTIME_PASSWORD_COST: integer(10, 20).default(15),
     SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
     RAGTIME_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -183,6 +186,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       pollMs: e.RAGTIME_MAIL_POLL,
     },
     rateLimits: e.RAGTIME_RATE_LIMITS,
+    passwordCost: e.RAGTIME_PASSWORD_COST,
     logLevel: e.RAGTIME_LOG_LEVEL,
     secretKey: e.SECRET_KEY,
     dataDir: e.DATABASE_URL.kind === 'sqlite' ? path.dirname(e.DATABASE_URL.path) : path.resolve(cwd, 'data'),

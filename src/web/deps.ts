@@ -7,6 +7,6 @@ import type { AppDeps } from './types.ts'
 /** Wires the outbox and the accounts for the web app from the configuration. */
 export function appDeps(config: Config & { readonly secretKey: string }, db: Db, clock: Clock = systemClock): AppDeps {
   const outbox = outboxFromConfig(config, db, clock)
-  const accounts = createAccounts({ db, outbox, clock, baseUrl: config.baseUrl, admin: config.admin })
+  const accounts = createAccounts({ db, outbox, clock, baseUrl: config.baseUrl, admin: config.admin, passwordCost: config.passwordCost })
   return { config, db, outbox, accounts, clock }
 }
