@@ -1,117 +1,18 @@
-// npm run bench: the outbox measured against baselines in the same run. See README "Benchmarks".
-import { type ChildProcess, spawn } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+// npm run bench: every measurement against a baseline taken in the same run (this machine is
+// noisy, so each compares like with like). BENCH_ONLY=outbox,signup,scale-out picks sections.
+import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { createInterface } from 'node:readline'
-import { prepareQueue } from './prepare.ts'
+import { outboxThroughput } from './outbox.ts'
+import { scaleOut } from './scale-out.ts'
+import { signupLatency } from './signup.ts'
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
-const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000)
-const BIG = Number(process.env.BENCH_BIG ?? 100_000)
-const CONCURRENCY = 5
-const here = import.meta.dirname
-const work = mkdtempSync(path.join(tmpdir(), 'ragtime-bench-'))
+const only = new Set((process.env.BENCH_ONLY ?? 'outbox,signup,scale-out').split(','))
+const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version }
+if (only.has('outbox')) results.outbox = await outboxThroughput()
+if (only.has('signup')) results.signup = await signupLatency(Number(process.env.BENCH_SIGNUPS ?? 200))
+if (only.has('scale-out')) results.scaleOut = await scaleOut()
 
-interface Result {
-  rate: number
-  maxRssMb: number
-}
-
-function runChild(script: string, args: string[], nodeFlags: string[] = []): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', path.join(here, script), ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    let out = ''
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as Result) : reject(new Error(`${script} exited ${code}`))))
-  })
-}
-
-async function startSink(): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'sink.ts')], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const lines = createInterface({ input: child.stdout! })
-  const port = await new Promise<number>((resolve) => lines.once('line', (line) => resolve(Number(line))))
-  return { port, child }
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
-
-const sink = await startSink()
-try {
-  console.log(`preparing ${MESSAGES} queued messages…`)
-  const template = path.join(work, 'drain.sqlite')
-  await prepareQueue(template, MESSAGES)
-  const plain: number[] = []
-  const outbox: number[] = []
-  for (let round = 0; round < ROUNDS; round++) {
-    // Alternate which goes first: this machine is noisy.
-    const order = round % 2 === 0 ? ['plain', 'outbox'] : ['outbox', 'plain']
-    for (const which of order) {
-      if (which === 'plain') {
-        plain.push((await runChild('plain-loop.ts', [String(sink.port), String(MESSAGES), String(CONCURRENCY)])).rate)
-      } else {
-        const file = path.join(work, `round${round}.sqlite`)
-        copyFileSync(template, file)
-        outbox.push((await runChild('drain.ts', [file, String(sink.port), String(CONCURRENCY)])).rate)
-        rmSync(file)
-      }
-    }
-    console.log(`round ${round + 1}: plain ${plain.at(-1)?.toFixed(0)}/s, outbox ${outbox.at(-1)?.toFixed(0)}/s`)
-  }
-
-  console.log(`preparing 1,000 and ${BIG} queued messages for the memory comparison…`)
-  const small = path.join(work, 'small.sqlite')
-  const big = path.join(work, 'big.sqlite')
-  await prepareQueue(small, 1_000)
-  await prepareQueue(big, 1_000, BIG / 1_000)
-  const smallCopy = path.join(work, 'small-copy.sqlite')
-  const bigCopy = path.join(work, 'big-copy.sqlite')
-  copyFileSync(small, smallCopy)
-  copyFileSync(big, bigCopy)
-  const smallRun = await runChild('drain.ts', [small, String(sink.port), String(CONCURRENCY)])
-  const bigRun = await runChild('drain.ts', [big, String(sink.port), String(CONCURRENCY)])
-  // V8 sizes its first old-generation collection from the heap limit (about 4 GB on this
-  // machine): a long drain's garbage reaches ~80 MB before the first full GC. With a limit
-  // that suits a worker process the same drain stays near the short one.
-  const cappedFlags = ['--max-old-space-size=512']
-  const smallCapped = await runChild('drain.ts', [smallCopy, String(sink.port), String(CONCURRENCY)], cappedFlags)
-  const bigCapped = await runChild('drain.ts', [bigCopy, String(sink.port), String(CONCURRENCY)], cappedFlags)
-
-  const results = {
-    date: new Date().toISOString(),
-    node: process.version,
-    throughput: {
-      messages: MESSAGES,
-      concurrency: CONCURRENCY,
-      plainPerSecond: plain.map(Math.round),
-      outboxPerSecond: outbox.map(Math.round),
-      ratio: Number((median(outbox) / median(plain)).toFixed(2)),
-    },
-    memory: {
-      drain1kMaxRssMb: Math.round(smallRun.maxRssMb),
-      drain100kMaxRssMb: Math.round(bigRun.maxRssMb),
-      ratio: Number((bigRun.maxRssMb / smallRun.maxRssMb).toFixed(2)),
-      drain100kPerSecond: Math.round(bigRun.rate),
-      withMaxOldSpace512: {
-        drain1kMaxRssMb: Math.round(smallCapped.maxRssMb),
-        drain100kMaxRssMb: Math.round(bigCapped.maxRssMb),
-        ratio: Number((bigCapped.maxRssMb / smallCapped.maxRssMb).toFixed(2)),
-      },
-    },
-  }
-  console.log('')
-  console.log(`delivery, ${MESSAGES} messages, ${CONCURRENCY} connections (median of ${ROUNDS}):`)
-  console.log(`  plain nodemailer loop  ${Math.round(median(plain))}/s`)
-  console.log(`  outbox worker          ${Math.round(median(outbox))}/s   ratio ${results.throughput.ratio} (target ≥ 0.9)`)
-  console.log(`peak RSS draining 1,000: ${results.memory.drain1kMaxRssMb} MB; ${BIG}: ${results.memory.drain100kMaxRssMb} MB; ratio ${results.memory.ratio} (target < 1.3)`)
-  const capped = results.memory.withMaxOldSpace512
-  console.log(`  with --max-old-space-size=512: ${capped.drain1kMaxRssMb} MB; ${capped.drain100kMaxRssMb} MB; ratio ${capped.ratio}`)
-  mkdirSync(path.join(here, 'results'), { recursive: true })
-  writeFileSync(path.join(here, 'results', 'outbox.json'), JSON.stringify(results, null, 2) + '\n')
-} finally {
-  sink.child.stdin?.end()
-  sink.child.kill()
-  rmSync(work, { recursive: true, force: true })
-}
+const dir = path.join(import.meta.dirname, 'results')
+mkdirSync(dir, { recursive: true })
+writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(results, null, 2) + '\n')
+console.log(`\nwritten to ${path.relative(process.cwd(), path.join(dir, 'latest.json'))}`)

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { DeliveryConfig } from '../config/index.ts'
@@ -85,6 +86,8 @@ export class DeliveryWorker {
     if (this.#loop) return
     this.#stopping = false
     this.#abort = new AbortController()
+    // One listener per send in flight: as many as the pool has connections.
+    setMaxListeners(this.#delivery.concurrency + 10, this.#abort.signal)
     this.#outbox.signals.on('wake', this.#onWake)
     this.#unsubscribe = this.#outbox.store.subscribe(this.#onWake, (err) =>
       this.#log.warn({ err, worker: this.id }, 'lost the wake-up connection; reconnecting (the poll covers the gap)'),
@@ -157,7 +160,8 @@ export class DeliveryWorker {
         await this.#flush()
         for (const resolve of this.#idleWaiters.splice(0)) resolve()
       }
-      await this.#nextEvent(this.#delivery.pollMs)
+      // Every connection busy: the next finished send is the next chance to do anything.
+      await this.#nextEvent(this.#inFlight < this.#delivery.concurrency ? this.#delivery.pollMs : undefined)
     }
     while (this.#inFlight > 0) await this.#nextEvent()
     await this.#flush()

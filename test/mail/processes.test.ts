@@ -124,4 +124,23 @@ describe('worker processes', () => {
       await sink.close()
     }
   })
+
+  test('a second signal exits at once, without waiting for the grace period', async () => {
+    const sink = await startSmtpSink({ verdict: () => new Promise(() => {}) })
+    const env = testEnv({ MAIL_SERVER: '127.0.0.1', MAIL_PORT: String(sink.port), RAGTIME_MAIL_SHUTDOWN_GRACE: '1h', RAGTIME_LOG_LEVEL: 'info' })
+    const { db, outbox } = await queued(5, env)
+    try {
+      const worker = spawnRagtime(['worker'], env)
+      await until(async () => (await outbox.status()).counts.sending > 0, 'messages in flight')
+      worker.child.kill('SIGTERM')
+      await until(() => /shutting down/.test(worker.stderr()), 'the first signal to be seen')
+      worker.child.kill('SIGTERM')
+      const exit = await worker.exited
+      assert.equal(exit.code, 130, 'exited at once, not after the hour of grace')
+      assert.match(worker.stderr(), /second signal: exiting now/)
+    } finally {
+      await db.close()
+      await sink.close()
+    }
+  })
 })
