@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { after } from 'node:test'
 import { type Browser, chromium } from 'playwright-core'
 
@@ -33,11 +32,5 @@ export async function launchBrowser(): Promise<Browser> {
   return browser
 }
 
-/** A TCP port nothing listens on yet (the app's BASE_URL must name it before it starts). */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  return typeof address === 'object' && address ? address.port : 0
-}
+
+export { freePort } from './wait.ts'

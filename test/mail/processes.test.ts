@@ -6,14 +6,7 @@ import { spawnRagtime } from '../helpers/cli.ts'
 import { testDb, testEnv } from '../helpers/env.ts'
 import { startSmtpSink, type Verdict } from '../helpers/smtp-sink.ts'
 import { loadConfig } from '../../src/config/index.ts'
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
+import { until } from '../helpers/wait.ts'
 
 /** A SQLite file with `count` test emails committed, and the environment to deliver them. */
 async function queued(count: number, env: Record<string, string>) {

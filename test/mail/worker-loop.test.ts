@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
 import { describe, test } from 'node:test'
 import { DeliveryWorker, smtpTransport } from '../../src/mail/index.ts'
 import { silentLogger } from '../helpers/env.ts'
 import { startSmtpSink } from '../helpers/smtp-sink.ts'
 import { harness } from '../helpers/outbox.ts'
-
-/** A port nothing listens on (yet). */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  return typeof address === 'object' && address ? address.port : 0
-}
+import { freePort, until } from '../helpers/wait.ts'
 
 /** A verdict that holds every message until `release()` answers them all. */
 function gate() {
@@ -24,14 +15,6 @@ function gate() {
     release: (verdict: 'accept' | { code: number; message: string } = 'accept') => {
       for (const resolve of held.splice(0)) resolve(verdict)
     },
-  }
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
 

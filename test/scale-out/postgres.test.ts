@@ -9,16 +9,9 @@ import { spawnRagtime, type Spawned } from '../helpers/cli.ts'
 import { silentLogger, testDb, testEnv } from '../helpers/env.ts'
 import { ON_POSTGRES } from '../helpers/postgres.ts'
 import { startSmtpSink } from '../helpers/smtp-sink.ts'
+import { until } from '../helpers/wait.ts'
 
 const onlyPostgres = ON_POSTGRES ? undefined : 'scale-out runs on the PostgreSQL pass'
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 async function started(process: Spawned, banner: RegExp) {
   await until(() => banner.test(process.stderr()), `${banner}`, 20_000)
