@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import { transaction } from '../db/index.ts'
 import type { AccountsContext } from './context.ts'
 import { endAllSessions } from './sessions.ts'
@@ -9,11 +10,15 @@ export type ResetRequestResult = { ok: true } | { ok: false; fields: FieldErrors
 
 /**
  * Sends a reset link if the address has an account. The answer is the same either way, and so
- * is the work: without an account the email is rendered and thrown away.
+ * is its time: without an account the email is still rendered (and thrown away), and every
+ * answer waits for the same floor.
  */
 export async function requestPasswordReset(ctx: AccountsContext, input: Record<string, unknown>): Promise<ResetRequestResult> {
   const checked = validate((errors) => checkEmail(input.email, errors))
   if (!checked.ok) return { ok: false, fields: checked.fields }
+  // The writes for a real account take longer than none at all (more so on a remote
+  // database): every answer waits until the same floor, so the time says nothing.
+  const floor = delay(RESET_ANSWER_FLOOR_MS)
   await transaction(ctx.db.kysely, async (trx) => {
     const now = ctx.clock.now()
     const user = await findUserByEmail(trx, checked.value)
@@ -29,8 +34,12 @@ export async function requestPasswordReset(ctx: AccountsContext, input: Record<s
     const { token } = await issueToken(trx, { userId: user.id, purpose: 'reset', now })
     await ctx.mail.reset(trx, user, token)
   })
+  await floor
   return { ok: true }
 }
+
+/** How long a reset request takes at least, whether or not the address has an account. */
+export const RESET_ANSWER_FLOOR_MS = 150
 
 export type ResetResult =
   | { ok: true }
