@@ -11,7 +11,6 @@ const config = loadConfig({
   MAIL_PORT: port,
   RAGTIME_MAIL_CONCURRENCY: concurrency,
   RAGTIME_MAIL_SENDER: 'Ragtime <noreply@ragtime.test>',
-  RAGTIME_MAIL_BATCH_SIZE: process.env.RAGTIME_MAIL_BATCH_SIZE,
 })
 const db = openDatabase(config.database)
 const outbox = outboxFromConfig(config, db)

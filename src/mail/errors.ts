@@ -1,8 +1,6 @@
 /** Stable codes for what can go wrong with mail; docs/outbox.md lists them. */
 export const MAIL_ERROR_CODES = Object.freeze({
   input: 'RAGTIME_ERR_MAIL_INPUT',
-  transient: 'RAGTIME_ERR_MAIL_TRANSIENT',
-  permanent: 'RAGTIME_ERR_MAIL_PERMANENT',
 })
 
 /** A caller handed `enqueue` something that cannot become an email (a bug, not bad luck). */

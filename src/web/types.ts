@@ -1,9 +1,8 @@
 import type {} from '@fastify/cookie'
-import type { Accounts, User } from '../accounts/index.ts'
+import type { Accounts, FieldErrors, User } from '../accounts/index.ts'
 import type { Config } from '../config/index.ts'
 import type { Db } from '../db/index.ts'
 import type { Clock, Outbox } from '../mail/index.ts'
-import type { FieldErrors } from '../accounts/index.ts'
 
 /** Everything the web app is built from; tests pass their own. */
 export interface AppDeps {

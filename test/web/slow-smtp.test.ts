@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Verdict } from '../helpers/smtp-sink.ts'
+import { until } from '../helpers/wait.ts'
 import { webHarness } from '../helpers/web.ts'
 
 describe('a slow SMTP server never slows a sign-up', () => {
@@ -34,9 +35,6 @@ describe('a slow SMTP server never slows a sign-up', () => {
     await h.sink.waitForAccepted(50, 60_000)
     const recipients = new Set(h.sink.received.map((m) => m.envelope.to[0]))
     assert.equal(recipients.size, 50)
-    await new Promise<void>((resolve) => {
-      const check = async () => ((await h.deps.outbox.status()).counts.sent === 50 ? resolve() : setTimeout(check, 20))
-      void check()
-    })
+    await until(async () => (await h.deps.outbox.status()).counts.sent === 50, 'all 50 recorded as sent')
   })
 })

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync } from 'fastify'
 import { MAIL_STATES } from '../../mail/index.ts'
-import { seeOther } from './helpers.ts'
+import { requireUser, seeOther } from './helpers.ts'
 
 const STYLESHEET = readFileSync(fileURLToPath(new URL('../../../public/app.css', import.meta.url)), 'utf8')
 
@@ -31,11 +31,9 @@ export const siteRoutes: FastifyPluginAsync = async (app) => {
   })
 
   app.get('/admin/mail', async (request, reply) => {
-    if (!request.user) {
-      if (request.wantsJson) return reply.problem({ status: 401, code: 'not_logged_in', message: 'Log in first.' })
-      return seeOther(reply, '/auth/login')
-    }
-    if (!accounts.isAdmin(request.user)) {
+    const user = requireUser(request, reply)
+    if (!user) return reply
+    if (!accounts.isAdmin(user)) {
       return reply.problem({ status: 403, code: 'forbidden', message: 'Only the administrator can see this page.' })
     }
     const [status, recent] = await Promise.all([outbox.status(), outbox.list({ limit: 50 })])
