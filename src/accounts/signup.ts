@@ -2,7 +2,7 @@ import { isUniqueViolation, transaction } from '../db/index.ts'
 import { addressKey } from '../lib/email-address.ts'
 import type { AccountsContext } from './context.ts'
 import { issueToken } from './tokens.ts'
-import { findUserByEmail, usernameTaken } from './users.ts'
+import { findSignUpClash } from './users.ts'
 import { checkEmail, checkPassword, checkUsername, type FieldErrors, validate } from './validation.ts'
 
 export type SignUpResult =
@@ -36,13 +36,14 @@ export async function signUp(ctx: AccountsContext, input: Record<string, unknown
 function createAccount(ctx: AccountsContext, email: string, username: string, passwordHash: string) {
   return transaction(ctx.db.kysely, async (trx): Promise<SignUpResult> => {
     const now = ctx.clock.now()
-    const existing = await findUserByEmail(trx, email)
+    const clash = await findSignUpClash(trx, email, username)
+    const existing = clash.addressOwner
     if (existing) {
       // One notice per address per hour, however often someone tries.
       await ctx.mail.alreadyRegistered(trx, existing.email, `already-registered:${existing.id}:${Math.floor(now / 3_600_000)}`)
       return { ok: true }
     }
-    if (await usernameTaken(trx, username)) {
+    if (clash.usernameTaken) {
       return { ok: false, reason: 'username-taken', fields: { username: 'That username is taken: choose another.' } }
     }
     const inserted = await trx

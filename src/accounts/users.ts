@@ -51,9 +51,24 @@ export async function findUserById(db: Reader, id: number): Promise<User | undef
   return row && toUser(row)
 }
 
-export async function usernameTaken(db: Reader, username: string): Promise<boolean> {
-  const row = await db.selectFrom('users').select('id').where('username_key', '=', username.toLowerCase()).executeTakeFirst()
-  return row !== undefined
+/**
+ * Who already holds this address or this username, read in one statement: under PostgreSQL's
+ * READ COMMITTED two separate reads can straddle a concurrent sign-up's commit and see the
+ * username taken but the address still free.
+ */
+export async function findSignUpClash(
+  db: Reader,
+  email: string,
+  username: string,
+): Promise<{ addressOwner?: User; usernameTaken: boolean }> {
+  const key = addressKey(email)
+  const rows = await db
+    .selectFrom('users')
+    .select([...COLUMNS, 'email_key'])
+    .where((eb) => eb.or([eb('email_key', '=', key), eb('username_key', '=', username.toLowerCase())]))
+    .execute()
+  const owner = rows.find((row) => row.email_key === key)
+  return { addressOwner: owner && toUser(owner), usernameTaken: rows.length > 0 }
 }
 
 export function publicUser(user: User): PublicUser {
