@@ -1,7 +1,10 @@
-import { transaction } from '../db/index.ts'
+import { isUniqueViolation, transaction } from '../db/index.ts'
+import { addressKey } from '../lib/email-address.ts'
 import type { AccountsContext } from './context.ts'
+import { type DeliveryStatus, describeDelivery } from './delivery-status.ts'
 import { checkToken, issueToken, markUsed, voidTokens } from './tokens.ts'
 import { findUserById, type User } from './users.ts'
+import { checkEmail, type FieldErrors, validate } from './validation.ts'
 
 /** `firstUse`: this request confirmed the account (a repeat only reports it). */
 export type ConfirmResult = { ok: true; user: User; firstUse: boolean } | { ok: false; reason: 'invalid' | 'expired' }
@@ -44,16 +47,57 @@ export function resendConfirmation(ctx: AccountsContext, user: User): Promise<Re
   })
 }
 
-/** The delivery state of the user's latest confirmation email, for the "check your inbox" page. */
-export async function confirmationDelivery(ctx: AccountsContext, userId: number) {
+/** Where the user's latest confirmation email is, in words for the "check your inbox" page. */
+export async function confirmationDelivery(ctx: AccountsContext, userId: number): Promise<DeliveryStatus> {
   const row = await ctx.db.kysely
     .selectFrom('account_tokens')
     .select('outbox_id')
     .where('user_id', '=', userId)
     .where('purpose', '=', 'confirm')
     .orderBy('created_at', 'desc')
+    .orderBy('outbox_id', 'desc')
     .executeTakeFirst()
-  if (row?.outbox_id == null) return undefined
-  const mail = await ctx.outbox.get(Number(row.outbox_id))
-  return mail && { state: mail.state, attempts: mail.attempts, sentAt: mail.sentAt, lastError: mail.lastError }
+  const mail = row?.outbox_id == null ? undefined : await ctx.outbox.get(Number(row.outbox_id))
+  return describeDelivery(mail, ctx.clock.now())
+}
+
+export type CorrectAddressResult =
+  | { ok: true }
+  | { ok: false; reason: 'invalid' | 'wrong-password' | 'address-taken' | 'already-confirmed'; fields: FieldErrors }
+
+/**
+ * An unconfirmed user whose confirmation email could not be delivered fixes the address: with
+ * the password, the account takes the new address and a new link goes to it (older ones void).
+ */
+export async function correctAddress(ctx: AccountsContext, user: User, input: Record<string, unknown>): Promise<CorrectAddressResult> {
+  const checked = validate((errors) => {
+    const email = checkEmail(input.email, errors)
+    if (typeof input.password !== 'string' || input.password === '') errors.password = 'Enter your password.'
+    return email
+  })
+  if (!checked.ok) return { ok: false, reason: 'invalid', fields: checked.fields }
+  if (!(await ctx.passwords.verify(String(input.password), user.passwordHash))) {
+    return { ok: false, reason: 'wrong-password', fields: { password: 'That is not your password.' } }
+  }
+  const email = checked.value
+  try {
+    return await transaction(ctx.db.kysely, async (trx): Promise<CorrectAddressResult> => {
+      const fresh = await findUserById(trx, user.id)
+      if (!fresh || fresh.confirmed) return { ok: false, reason: 'already-confirmed', fields: {} }
+      const now = ctx.clock.now()
+      await trx
+        .updateTable('users')
+        .set({ email, email_key: addressKey(email), updated_at: now })
+        .where('id', '=', user.id)
+        .execute()
+      await voidTokens(trx, user.id, 'confirm')
+      const { token, id } = await issueToken(trx, { userId: user.id, purpose: 'confirm', now })
+      const outboxId = await ctx.mail.confirm(trx, { ...fresh, email }, token)
+      await trx.updateTable('account_tokens').set({ outbox_id: outboxId }).where('id', '=', id).execute()
+      return { ok: true }
+    })
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err
+    return { ok: false, reason: 'address-taken', fields: { email: 'That address belongs to another account.' } }
+  }
 }

@@ -4,7 +4,7 @@
  */
 import type { Db } from '../db/index.ts'
 import type { Clock, Outbox } from '../mail/index.ts'
-import { confirmAccount, confirmationDelivery, previewConfirmation, resendConfirmation } from './confirm.ts'
+import { confirmAccount, confirmationDelivery, correctAddress, previewConfirmation, resendConfirmation } from './confirm.ts'
 import type { AccountsContext } from './context.ts'
 import { confirmEmailChange, previewEmailToken, requestEmailChange, undoEmailChange } from './change-email.ts'
 import { checkCredentials } from './login.ts'
@@ -16,6 +16,7 @@ import type { User } from './users.ts'
 
 export { addressKey } from '../lib/email-address.ts'
 export { createSession, endAllSessions, endSession, SESSION_LIFETIME_MS, sessionUser } from './sessions.ts'
+export type { DeliveryStatus } from './delivery-status.ts'
 export { TOKEN_LIFETIMES } from './tokens.ts'
 export { publicUser, type PublicUser, type User } from './users.ts'
 export type { FieldErrors } from './validation.ts'
@@ -48,6 +49,7 @@ export function createAccounts(options: AccountsOptions) {
     confirm: (token: string) => confirmAccount(ctx, token),
     resendConfirmation: (user: User) => resendConfirmation(ctx, user),
     confirmationDelivery: (userId: number) => confirmationDelivery(ctx, userId),
+    correctAddress: (user: User, input: Record<string, unknown>) => correctAddress(ctx, user, input),
     checkCredentials: (email: unknown, password: unknown) => checkCredentials(ctx, email, password),
     requestPasswordReset: (input: Record<string, unknown>) => requestPasswordReset(ctx, input),
     previewReset: (token: string) => previewReset(ctx, token),

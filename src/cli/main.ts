@@ -7,11 +7,14 @@ import { fail } from './context.ts'
 const USAGE = `usage: ragtime <command>
 
   serve [--no-worker]   migrate, then deliver mail in this process
-  worker                deliver mail only (scale-out)
+  worker [--metrics-port N]   deliver mail only (scale-out)
   migrate               apply database migrations
-  mail status           counts by state, oldest waiting message
+  mail status [--json]  counts by state, queue depth, oldest waiting, last hour
   mail list [--state S] [--json]
   mail retry <id> | --dead
+  mail cancel <id>
+  mail unsuppress <address>
+  mail purge [--older-than 30d]   drop the stored message of old sent mail
   mail send-test <address>`
 
 const [command, ...args] = process.argv.slice(2)
@@ -22,7 +25,7 @@ try {
       await serveCommand(args)
       break
     case 'worker':
-      await workerCommand()
+      await workerCommand(args)
       break
     case 'migrate':
       await migrateCommand()
@@ -34,6 +37,7 @@ try {
       fail(USAGE, command === undefined || command === 'help' || command === '--help' ? 0 : 2)
   }
 } catch (err) {
-  // Unexpected: say what happened without a stack trace unless asked for one.
-  fail(err instanceof Error ? err.message : String(err))
+  // A bad option is a usage error (2); anything else is unexpected (1). No stack trace either way.
+  const usage = String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')
+  fail(err instanceof Error ? err.message : String(err), usage ? 2 : 1)
 }

@@ -23,6 +23,8 @@ export interface DeliveryConfig {
   readonly shutdownGraceMs: number
   /** How often an idle worker looks for mail it was not woken for (other processes). */
   readonly pollMs: number
+  /** Sent mail keeps its stored message this long; its row (metadata) stays. */
+  readonly retentionMs: number
 }
 
 export interface SmtpConfig {
@@ -106,6 +108,7 @@ function schema(cwd: string) {
     RAGTIME_MAIL_LEASE: duration.default(30_000),
     RAGTIME_MAIL_SHUTDOWN_GRACE: duration.default(10_000),
     RAGTIME_MAIL_POLL: duration.default(1_000),
+    RAGTIME_MAIL_RETENTION: duration.default(30 * 86_400_000),
     RAGTIME_DEV_SMTP_PORT: integer(1, 65535).default(1025),
     RAGTIME_RATE_LIMITS: flag.default(true),
     RAGTIME_PASSWORD_COST: integer(10, 20).default(15),
@@ -184,6 +187,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       leaseMs: e.RAGTIME_MAIL_LEASE,
       shutdownGraceMs: e.RAGTIME_MAIL_SHUTDOWN_GRACE,
       pollMs: e.RAGTIME_MAIL_POLL,
+      retentionMs: e.RAGTIME_MAIL_RETENTION,
     },
     rateLimits: e.RAGTIME_RATE_LIMITS,
     passwordCost: e.RAGTIME_PASSWORD_COST,

@@ -6,14 +6,14 @@ export type DatabaseLocation =
   | { readonly kind: 'sqlite'; readonly path: string }
   | { readonly kind: 'postgres'; readonly url: string }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 
-/** `250ms`, `5s`, `5m`, `24h` → milliseconds. */
+/** `250ms`, `5s`, `5m`, `24h`, `30d` → milliseconds. */
 export const duration = z.string().trim().transform((value, ctx) => {
   const match = DURATION.exec(value)
   if (!match) {
-    ctx.addIssue({ code: 'custom', message: `must be a duration such as 250ms, 5s, 5m or 24h (got "${value}")` })
+    ctx.addIssue({ code: 'custom', message: `must be a duration such as 250ms, 5s, 5m, 24h or 30d (got "${value}")` })
     return z.NEVER
   }
   return Math.round(Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS])

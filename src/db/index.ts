@@ -28,9 +28,12 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
 /** PostgreSQL: a connection pool of `poolSize`; SQLite: WAL, a busy timeout, foreign keys on. */
 export function openDatabase(location: DatabaseLocation, { poolSize = 10 }: { poolSize?: number } = {}): Db {
   if (location.kind === 'postgres') {
-    const pool = new pg.Pool({ connectionString: location.url, max: poolSize })
-    // An idle client that loses its connection must not crash the process; the pool replaces it.
+    // A server that does not answer is an error in 5 s, not a request that hangs.
+    const pool = new pg.Pool({ connectionString: location.url, max: poolSize, connectionTimeoutMillis: 5_000 })
+    // A client that loses its connection must not crash the process: idle, the pool replaces
+    // it; checked out, the query that was running fails and the pool drops it on release.
     pool.on('error', () => {})
+    pool.on('connect', (client) => client.on('error', () => {}))
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     return { kysely, dialect: 'postgres', postgresUrl: location.url, close: () => kysely.destroy() }
   }

@@ -25,6 +25,8 @@ export interface MailOutboxTable {
   updated_at: Millis
   locked_by: string | null
   locked_until: Millis | null
+  /** When retention removed the stored message of this sent mail (its row stays). */
+  body_purged_at: Millis | null
 }
 
 /**
@@ -42,6 +44,31 @@ export interface MailSuppressionTable {
   reason: string
   outbox_id: number | null
   created_at: Millis
+}
+
+/** One failed delivery attempt, for the dashboard's failures per minute. */
+export interface MailFailuresTable {
+  id: Generated<number>
+  outbox_id: number
+  template: string
+  /** `transient` (will retry) or `permanent` (dead). */
+  kind: string
+  error: string
+  at: Millis
+}
+
+/** Who did what to the outbox, from the dashboard or the CLI. */
+export interface MailAuditTable {
+  id: Generated<number>
+  at: Millis
+  /** `admin@example.com` (dashboard) or `cli:<user>@<host>`. */
+  actor: string
+  /** retry, retry-dead, cancel, unsuppress, purge. */
+  action: string
+  /** A message id or an address; null for actions on many. */
+  target: string | null
+  /** How many rows the action changed. */
+  affected: number
 }
 
 export interface UsersTable {
@@ -112,4 +139,6 @@ export interface Database {
   mail_outbox: MailOutboxTable
   mail_body: MailBodyTable
   mail_suppression: MailSuppressionTable
+  mail_failures: MailFailuresTable
+  mail_audit: MailAuditTable
 }

@@ -17,6 +17,17 @@ export { type Clock, systemClock } from './clock.ts'
 export { MAIL_ERROR_CODES, MailInputError } from './errors.ts'
 export { classifyFailure, type Failure } from './failure.ts'
 export type { EnqueueOptions, Outbox, OutboxStatus } from './outbox.ts'
+export {
+  type AuditEntry,
+  type MailAction,
+  type MailOperations,
+  type MailOverview,
+  mailOperations,
+  type MinuteActivity,
+  type Suppression,
+} from './operations.ts'
+export { startRetention } from './retention.ts'
+export type { AttemptedEvent, EnqueuedEvent } from './signals.ts'
 export { createRenderer, type RenderedMail, type Renderer } from './render/renderer.ts'
 export { MAIL_PRIORITIES, MAIL_STATES, type MailPriority, type MailState, isMailState } from './states.ts'
 export type { OutboxRow } from './store/index.ts'

@@ -75,7 +75,7 @@ export function createOutbox({ db, renderer, clock = systemClock }: OutboxOption
         throw new MailInputError('dedupeKey must be 1 to 200 characters')
       }
       const rendered = await renderer.render(email, new Date(now))
-      const { id, state } = await store.insert(trx, {
+      const { id, state, created } = await store.insert(trx, {
         template: email.template,
         recipient: rendered.recipient,
         subject: rendered.subject,
@@ -87,10 +87,12 @@ export function createOutbox({ db, renderer, clock = systemClock }: OutboxOption
         runAt,
         now,
       })
-      if (state === 'queued') {
-        await store.notify(trx)
-        afterCommit(trx as Transaction<unknown>, wake)
-      }
+      if (!created) return id
+      if (state === 'queued') await store.notify(trx)
+      afterCommit(trx as Transaction<unknown>, () => {
+        signals.emit('enqueued', { template: email.template, state })
+        if (state === 'queued') wake()
+      })
       return id
     },
 

@@ -8,6 +8,7 @@ import { retryDelay } from './backoff.ts'
 import { BodyPrefetch } from './body-prefetch.ts'
 import { classifyFailure } from './failure.ts'
 import type { Outbox } from './outbox.ts'
+import type { AttemptedEvent } from './signals.ts'
 import type { ClaimedMail, Outcome } from './store/index.ts'
 import type { MailTransport } from './transports/transport.ts'
 
@@ -33,6 +34,9 @@ const FLUSH_AFTER_MS = 10
 
 type Counts = { claimed: number; sent: number; retrying: number; dead: number }
 
+/** An outcome waiting to be recorded, with what observers are told once it is. */
+type Attempt = Omit<AttemptedEvent, 'recordedAt'>
+
 /**
  * Delivers the outbox: claims due mail under a lease, keeps up to `delivery.concurrency`
  * messages in flight through the transport, and records each outcome. New mail is claimed as
@@ -51,7 +55,7 @@ export class DeliveryWorker {
   #inFlight = 0
   /** Claimed and not yet recorded: what the lease renewal keeps. */
   readonly #held = new Set<number>()
-  #unrecorded: Outcome[] = []
+  #unrecorded: Attempt[] = []
   #flushing: Promise<void> = Promise.resolve()
   #flushTimer: NodeJS.Timeout | undefined
   #renewTimer: NodeJS.Timeout | undefined
@@ -172,10 +176,11 @@ export class DeliveryWorker {
     while (!this.#stopping && this.#inFlight < this.#delivery.concurrency && this.#queue.length > 0) {
       const mail = this.#queue.shift() as ClaimedMail
       this.#inFlight++
-      void this.#attempt(mail, this.#bodies.take(mail.id, this.#queue)).then((outcome) => {
+      void this.#attempt(mail, this.#bodies.take(mail.id, this.#queue)).then((attempt) => {
         this.#inFlight--
-        if (counts) counts[outcome.kind === 'retry' ? 'retrying' : outcome.kind]++
-        this.#unrecorded.push(outcome)
+        const kind = attempt.outcome.kind
+        if (counts) counts[kind === 'retry' ? 'retrying' : kind]++
+        this.#unrecorded.push(attempt)
         if (this.#unrecorded.length >= this.#flushSize) void this.#flush()
         else this.#flushTimer ??= setTimeout(() => void this.#flush(), FLUSH_AFTER_MS)
         this.#signal()
@@ -227,33 +232,49 @@ export class DeliveryWorker {
   }
 
   /** One attempt; never rejects. */
-  async #attempt(mail: ClaimedMail, body: Promise<string | undefined>): Promise<Outcome> {
+  async #attempt(mail: ClaimedMail, body: Promise<string | undefined>): Promise<Attempt> {
+    const about = { template: mail.template, createdAt: mail.createdAt }
+    let raw: string | undefined
     try {
-      const raw = await body
-      if (raw === undefined) {
-        return { id: mail.id, kind: 'dead', error: 'the stored message is missing', suppress: null }
-      }
+      raw = await body
+    } catch (err) {
+      return { ...about, sendMs: null, outcome: this.#failed(mail, err) }
+    }
+    if (raw === undefined) {
+      const error = 'the stored message is missing'
+      return { ...about, sendMs: null, outcome: { id: mail.id, kind: 'dead', template: mail.template, failure: 'permanent', error, suppress: null } }
+    }
+    const started = performance.now()
+    try {
       const { response } = await this.#transport.send(
         { raw, envelope: { from: mail.envelopeFrom, to: [mail.recipient] } },
         this.#abort.signal,
       )
-      return { id: mail.id, kind: 'sent', response }
+      return { ...about, sendMs: performance.now() - started, outcome: { id: mail.id, kind: 'sent', response } }
     } catch (err) {
-      const failure = classifyFailure(err)
-      const now = this.#outbox.clock.now()
-      const log = { worker: this.id, outboxId: mail.id, attempt: mail.attempts, error: failure.message }
-      if (failure.kind === 'permanent') {
-        this.#log.warn(log, 'permanent failure: message is dead')
-        return { id: mail.id, kind: 'dead', error: failure.message, suppress: failure.suppress ? addressKey(mail.recipient) : null }
-      }
-      if (now - mail.firstAttemptAt >= this.#delivery.giveUpMs) {
-        this.#log.warn(log, 'still failing after the give-up age: message is dead')
-        return { id: mail.id, kind: 'dead', error: `gave up after ${mail.attempts} attempts: ${failure.message}`, suppress: null }
-      }
-      const runAt = now + retryDelay(this.#delivery, mail.attempts)
-      this.#log.info({ ...log, retryAt: new Date(runAt).toISOString() }, 'transient failure: will retry')
-      return { id: mail.id, kind: 'retry', error: failure.message, runAt }
+      return { ...about, sendMs: performance.now() - started, outcome: this.#failed(mail, err) }
     }
+  }
+
+  /** What a failed attempt leads to: retry later, or dead. */
+  #failed(mail: ClaimedMail, err: unknown): Outcome {
+    const failure = classifyFailure(err)
+    const now = this.#outbox.clock.now()
+    const log = { worker: this.id, outboxId: mail.id, attempt: mail.attempts, error: failure.message }
+    const { id, template } = mail
+    if (failure.kind === 'permanent') {
+      this.#log.warn(log, 'permanent failure: message is dead')
+      const suppress = failure.suppress ? addressKey(mail.recipient) : null
+      return { id, template, kind: 'dead', failure: 'permanent', error: failure.message, suppress }
+    }
+    if (now - mail.firstAttemptAt >= this.#delivery.giveUpMs) {
+      this.#log.warn(log, 'still failing after the give-up age: message is dead')
+      const error = `gave up after ${mail.attempts} attempts: ${failure.message}`
+      return { id, template, kind: 'dead', failure: 'transient', error, suppress: null }
+    }
+    const runAt = now + retryDelay(this.#delivery, mail.attempts)
+    this.#log.info({ ...log, retryAt: new Date(runAt).toISOString() }, 'transient failure: will retry')
+    return { id, template, kind: 'retry', error: failure.message, runAt }
   }
 
   /** Writes the outcomes gathered so far; one write at a time, in order. */
@@ -261,16 +282,21 @@ export class DeliveryWorker {
     clearTimeout(this.#flushTimer)
     this.#flushTimer = undefined
     this.#flushing = this.#flushing.then(async () => {
-      const outcomes = this.#unrecorded.splice(0)
-      if (outcomes.length === 0) return
+      const attempts = this.#unrecorded.splice(0)
+      if (attempts.length === 0) return
       try {
-        await this.#outbox.store.record(this.id, outcomes, this.#outbox.clock.now())
-        for (const outcome of outcomes) this.#held.delete(outcome.id)
-        this.#outbox.signals.emit('recorded')
+        const recordedAt = this.#outbox.clock.now()
+        await this.#outbox.store.record(this.id, attempts.map((a) => a.outcome), recordedAt)
+        const signals = this.#outbox.signals
+        for (const attempt of attempts) {
+          this.#held.delete(attempt.outcome.id)
+          signals.emit('attempted', { ...attempt, recordedAt })
+        }
+        signals.emit('recorded')
       } catch (err) {
         // Keep them (the lease is still renewed) and try again shortly.
-        this.#log.error({ err, worker: this.id, count: outcomes.length }, 'could not record outcomes; retrying')
-        this.#unrecorded.unshift(...outcomes)
+        this.#log.error({ err, worker: this.id, count: attempts.length }, 'could not record outcomes; retrying')
+        this.#unrecorded.unshift(...attempts)
         this.#flushTimer ??= setTimeout(() => void this.#flush(), 1_000)
       }
     })

@@ -7,6 +7,7 @@ import { rateLimits } from './plugins/rate-limits.ts'
 import { securityHeaders } from './plugins/security-headers.ts'
 import { sessions } from './plugins/session.ts'
 import { views } from './plugins/views.ts'
+import { adminMailRoutes } from './routes/admin-mail.ts'
 import { changeEmailRoutes } from './routes/change-email.ts'
 import { confirmRoutes } from './routes/confirm.ts'
 import { devMailRoutes } from './routes/dev-mail.ts'
@@ -35,7 +36,7 @@ export const ragtimeApp = fp<AppDeps>(
     await app.register(sessions)
     await app.register(csrf)
     await app.register(rateLimits)
-    for (const routes of [siteRoutes, registerRoutes, confirmRoutes, loginRoutes, resetRoutes, changeEmailRoutes]) {
+    for (const routes of [siteRoutes, registerRoutes, confirmRoutes, loginRoutes, resetRoutes, changeEmailRoutes, adminMailRoutes]) {
       await app.register(routes)
     }
     // Development only: in production every /dev path is a plain 404.

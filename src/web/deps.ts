@@ -1,12 +1,13 @@
 import { createAccounts } from '../accounts/index.ts'
 import type { Config } from '../config/index.ts'
 import type { Db } from '../db/index.ts'
-import { type Clock, outboxFromConfig, systemClock } from '../mail/index.ts'
+import { type Clock, mailOperations, outboxFromConfig, systemClock } from '../mail/index.ts'
+import { createMetrics } from '../metrics/index.ts'
 import type { AppDeps } from './types.ts'
 
-/** Wires the outbox and the accounts for the web app from the configuration. */
+/** Wires the outbox, its operations and metrics, and the accounts for the web app from the configuration. */
 export function appDeps(config: Config & { readonly secretKey: string }, db: Db, clock: Clock = systemClock): AppDeps {
   const outbox = outboxFromConfig(config, db, clock)
   const accounts = createAccounts({ db, outbox, clock, baseUrl: config.baseUrl, admin: config.admin, passwordCost: config.passwordCost })
-  return { config, db, outbox, accounts, clock }
+  return { config, db, outbox, accounts, clock, operations: mailOperations(db, outbox), metrics: createMetrics(outbox) }
 }

@@ -2,7 +2,8 @@ import type {} from '@fastify/cookie'
 import type { Accounts, FieldErrors, User } from '../accounts/index.ts'
 import type { Config } from '../config/index.ts'
 import type { Db } from '../db/index.ts'
-import type { Clock, Outbox } from '../mail/index.ts'
+import type { Clock, MailOperations, Outbox } from '../mail/index.ts'
+import type { Metrics } from '../metrics/index.ts'
 
 /** Everything the web app is built from; tests pass their own. */
 export interface AppDeps {
@@ -11,6 +12,9 @@ export interface AppDeps {
   readonly outbox: Outbox
   readonly accounts: Accounts
   readonly clock: Clock
+  /** The dashboard's and the CLI's view of the outbox, and what they may do to it. */
+  readonly operations: MailOperations
+  readonly metrics: Metrics
 }
 
 /** One error, in the contract's JSON shape and for the error page. */

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { runRagtime, spawnRagtime } from '../helpers/cli.ts'
 import { testEnv } from '../helpers/env.ts'
+import { parseExposition } from '../helpers/prometheus.ts'
 import { startSmtpSink } from '../helpers/smtp-sink.ts'
+import { freePort, until } from '../helpers/wait.ts'
 
 describe('ragtime CLI', () => {
   test('migrate, send-test, status, list, and a worker that delivers it', async () => {
@@ -29,11 +31,17 @@ describe('ragtime CLI', () => {
       )
       assert.match((await runRagtime(['mail', 'list'], env)).stdout, /^1\tqueued\tann@example.test\t\[Ragtime\] Test email\tattempts=0$/m)
 
-      const worker = spawnRagtime(['worker'], env)
+      const metricsPort = await freePort()
+      const worker = spawnRagtime(['worker', '--metrics-port', String(metricsPort)], { ...env, HOST: '127.0.0.1' })
       await sink.waitForAccepted(1)
       const mail = await sink.parse(0)
       assert.equal(mail.subject, '[Ragtime] Test email')
       assert.match(mail.text ?? '', /This is a test email from Ragtime/)
+      // The worker counts its own deliveries on its metrics port.
+      const scrape = async () => parseExposition(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())
+      await until(async () => (await scrape()).value('ragtime_mail_sent_total', { template: 'system/test' }) === 1, 'the worker to count it')
+      assert.equal((await scrape()).value('ragtime_mail_messages', { state: 'sent' }), 1)
+      assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/other`)).status, 404)
       worker.child.kill('SIGTERM')
       assert.equal((await worker.exited).code, 0)
       assert.match((await runRagtime(['mail', 'status'], env)).stdout, /^sent\s+1$/m)
@@ -64,9 +72,67 @@ describe('ragtime CLI', () => {
     }
   })
 
+  test('cancel, unsuppress, purge and status, in step with the dashboard; each recorded with who ran it', async () => {
+    const sink = await startSmtpSink({ verdict: (_n, raw) => (/^To: gone@/m.test(raw) ? { code: 550, message: '5.1.1 no such user' } : 'accept') })
+    const env = testEnv({ MAIL_SERVER: '127.0.0.1', MAIL_PORT: String(sink.port) })
+    try {
+      await runRagtime(['mail', 'send-test', 'keep@example.test'], env)
+      await runRagtime(['mail', 'send-test', 'drop@example.test'], env)
+      await runRagtime(['mail', 'send-test', 'gone@example.test'], env)
+      const cancelled = await runRagtime(['mail', 'cancel', '2'], env)
+      assert.equal(cancelled.code, 0, cancelled.stderr)
+      assert.match(cancelled.stdout, /^cancelled: 2$/m)
+      assert.equal((await runRagtime(['mail', 'cancel', '2'], env)).code, 1, 'only queued or retrying mail can be cancelled')
+
+      const { loadConfig } = await import('../../src/config/index.ts')
+      const { harnessWorker } = await import('../helpers/worker.ts')
+      const { worker, db } = await harnessWorker(loadConfig(env))
+      await worker.runOnce()
+      await worker.stop({ graceMs: 0 })
+      await db.close()
+      assert.deepEqual(sink.received.map((m) => m.envelope.to[0]), ['keep@example.test'])
+
+      const status = await runRagtime(['mail', 'status'], env)
+      assert.match(status.stdout, /^sent\s+1$/m)
+      assert.match(status.stdout, /^dead\s+1$/m)
+      assert.match(status.stdout, /^cancelled\s+1$/m)
+      assert.match(status.stdout, /^queue depth: 0$/m)
+      assert.match(status.stdout, /^last hour: 1 sent, 1 failed attempts$/m)
+      assert.match(status.stdout, /^suppressed addresses: 1$/m)
+      const json = JSON.parse((await runRagtime(['mail', 'status', '--json'], env)).stdout)
+      assert.deepEqual(json.lastHour, { sent: 1, failed: 1 })
+
+      const unsuppressed = await runRagtime(['mail', 'unsuppress', 'Gone@example.test'], env)
+      assert.match(unsuppressed.stdout, /removed from the suppression list: Gone@example\.test/)
+      assert.equal((await runRagtime(['mail', 'unsuppress', 'gone@example.test'], env)).code, 1, 'no longer listed')
+
+      assert.match((await runRagtime(['mail', 'purge'], env)).stdout, /purged the stored message of 0 sent emails older than 30\.0 d/)
+      assert.match((await runRagtime(['mail', 'purge', '--older-than', '0s'], env)).stdout, /purged the stored message of 1 sent email older than 0 ms/)
+      assert.equal((await runRagtime(['mail', 'purge', '--older-than', 'soon'], env)).code, 2)
+
+      const { openDatabase } = await import('../../src/db/index.ts')
+      const check = openDatabase(loadConfig(env).database)
+      const audit = await check.kysely.selectFrom('mail_audit').select(['actor', 'action', 'target', 'affected']).orderBy('id').execute()
+      await check.close()
+      assert.deepEqual(
+        audit.map((a) => [a.action, a.target, Number(a.affected)]),
+        [
+          ['cancel', '2', 1],
+          ['cancel', '2', 0],
+          ['unsuppress', 'Gone@example.test', 1],
+          ['unsuppress', 'gone@example.test', 0],
+          ['purge', 'sent over 0 s ago', 1],
+        ],
+      )
+      assert.ok(audit.every((a) => /^cli:.+@.+/.test(a.actor)), 'the actor names the CLI user and host')
+    } finally {
+      await sink.close()
+    }
+  })
+
   test('bad input is a clear message and a non-zero exit, never a stack trace', async () => {
     const env = testEnv()
-    for (const args of [['mail', 'list', '--state', 'bogus'], ['mail', 'retry', 'x'], ['mail', 'send-test', 'nope'], ['frobnicate']]) {
+    for (const args of [['worker', '--metrics-port', 'x'], ['mail', 'list', '--state', 'bogus'], ['mail', 'retry', 'x'], ['mail', 'cancel', '-1'], ['mail', 'unsuppress'], ['mail', 'send-test', 'nope'], ['frobnicate']]) {
       const result = await runRagtime(args, env)
       assert.equal(result.code, 2, args.join(' '))
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace')

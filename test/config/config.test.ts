@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       leaseMs: 30_000,
       shutdownGraceMs: 10_000,
       pollMs: 1_000,
+      retentionMs: 30 * 86_400_000,
     })
     assert.equal(config.devSmtpPort, 1025)
     assert.equal(config.production, false)

@@ -91,6 +91,20 @@ export async function webHarness({
   }
 }
 
+export interface TestUser {
+  email: string
+  username: string
+  password: string
+}
+
+/** Signs `user` up through `client`, confirms with the emailed link, and returns the client (logged in). */
+export async function confirmedUser(h: WebHarness, client: Client, user: TestUser): Promise<Client> {
+  await client.json('POST', '/auth/register', user)
+  const link = linkIn(await h.mailTo(user.email, { subject: /Confirm your account/ }), undefined, h.deps.config.baseUrl)
+  await client.json('POST', link, {})
+  return client
+}
+
 /** The first link to this app in an email's text part. */
 export function linkIn(mail: ParsedMail, path: RegExp = /\/auth\/[^\s]+/, baseUrl = BASE_URL): string {
   const text = mail.text ?? ''

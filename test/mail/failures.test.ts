@@ -111,7 +111,7 @@ describe('failures: retry, dead letters, suppression, take-over', () => {
     assert.equal(row?.state, 'sent')
     assert.equal(row?.attempts, 2, 'the lost attempt counts')
     // The dead worker's late report changes nothing.
-    await h.outbox.store.record('dead-worker', [{ id, kind: 'retry', error: 'late', runAt: clock.now() }], clock.now())
+    await h.outbox.store.record('dead-worker', [{ id, kind: 'retry', template: 'system/test', error: 'late', runAt: clock.now() }], clock.now())
     assert.equal((await h.outbox.get(id))?.state, 'sent')
   })
 })

@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { type Client, linkIn, type WebHarness, webHarness } from '../helpers/web.ts'
+import { type Client, confirmedUser as confirmed, linkIn, type TestUser, type WebHarness, webHarness } from '../helpers/web.ts'
 
 const ann = { email: 'ann@example.test', username: 'ann', password: 'correct horse battery' }
 
-/** A confirmed account, logged in through `client`. */
-async function confirmedUser(h: WebHarness, client: Client, user = ann) {
-  await client.json('POST', '/auth/register', user)
-  const link = linkIn(await h.mailTo(user.email, { subject: /Confirm your account/ }))
-  await client.json('POST', link, {})
-  return client
-}
+/** A confirmed account (Ann unless told), logged in through `client`. */
+const confirmedUser = (h: WebHarness, client: Client, user: TestUser = ann) => confirmed(h, client, user)
 
 describe('log-in, log-out, password reset, change of address', () => {
   test('log-in answers 200 with the user, 401 otherwise, the same for an unknown address; log-out 204', async () => {

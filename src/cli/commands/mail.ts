@@ -1,13 +1,21 @@
+import { hostname, userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
+import { duration } from '../../config/parsers.ts'
 import { transaction } from '../../db/index.ts'
 import { normalizeAddress } from '../../lib/email-address.ts'
-import { isMailState, MAIL_STATES, type OutboxRow, outboxFromConfig } from '../../mail/index.ts'
+import { isMailState, MAIL_STATES, mailOperations, type OutboxRow, outboxFromConfig } from '../../mail/index.ts'
 import { fail, openContext } from '../context.ts'
 
-const USAGE = `usage: ragtime mail status
+const USAGE = `usage: ragtime mail status [--json]
        ragtime mail list [--state S] [--limit N] [--json]
        ragtime mail retry <id> | --dead
+       ragtime mail cancel <id>
+       ragtime mail unsuppress <address>
+       ragtime mail purge [--older-than 30d]
        ragtime mail send-test <address>`
+
+/** Who the audit log names for actions taken here. */
+const CLI_ACTOR = `cli:${safeUser()}@${hostname()}`
 
 /** `ragtime mail …`: look at the outbox and act on it; works without an SMTP server. */
 export async function mailCommand(args: string[]): Promise<void> {
@@ -20,17 +28,33 @@ export async function mailCommand(args: string[]): Promise<void> {
       limit: { type: 'string' },
       json: { type: 'boolean' },
       dead: { type: 'boolean' },
+      'older-than': { type: 'string' },
     },
   })
   const { config, db } = await openContext({ migrate: true })
   const outbox = outboxFromConfig(config, db)
+  const operations = mailOperations(db, outbox)
+  const messageId = (what: string) => {
+    const id = Number(positionals[0])
+    if (!Number.isInteger(id) || id < 1) fail(`${what} needs a message id`, 2)
+    return id
+  }
   const out = (line: string) => process.stdout.write(`${line}\n`)
   try {
     switch (sub) {
       case 'status': {
-        const { counts, oldestWaitingMs } = await outbox.status()
-        for (const state of MAIL_STATES) out(`${state.padEnd(11)} ${counts[state]}`)
-        out(`oldest waiting: ${oldestWaitingMs === null ? 'none' : formatAge(oldestWaitingMs)}`)
+        const o = await operations.overview({ rows: 0, suppressions: 0, audit: 0 })
+        const sentHour = o.lastHour.reduce((n, m) => n + m.sent, 0)
+        const failedHour = o.lastHour.reduce((n, m) => n + m.failed, 0)
+        if (values.json) {
+          out(JSON.stringify({ counts: o.counts, queueDepth: o.queueDepth, oldestWaitingMs: o.oldestWaitingMs, lastHour: { sent: sentHour, failed: failedHour }, suppressed: o.suppressionCount }))
+          break
+        }
+        for (const state of MAIL_STATES) out(`${state.padEnd(11)} ${o.counts[state]}`)
+        out(`queue depth: ${o.queueDepth}`)
+        out(`oldest waiting: ${o.oldestWaitingMs === null ? 'none' : formatAge(o.oldestWaitingMs)}`)
+        out(`last hour: ${sentHour} sent, ${failedHour} failed attempts`)
+        out(`suppressed addresses: ${o.suppressionCount}`)
         break
       }
       case 'list': {
@@ -46,14 +70,38 @@ export async function mailCommand(args: string[]): Promise<void> {
       }
       case 'retry': {
         if (values.dead) {
-          out(`queued again: ${await outbox.retryDead()}`)
+          out(`queued again: ${await operations.perform(CLI_ACTOR, { action: 'retry-dead' })}`)
           break
         }
-        const id = Number(positionals[0])
-        if (!Number.isInteger(id) || id < 1) fail('retry needs a message id or --dead', 2)
-        const n = await outbox.retry(id)
-        if (n === 0) fail(`message ${id} is not dead, retrying or cancelled (see: ragtime mail list)`)
+        const id = messageId('retry (or --dead)')
+        if ((await operations.perform(CLI_ACTOR, { action: 'retry', id })) === 0) {
+          fail(`message ${id} is not dead, retrying or cancelled (see: ragtime mail list)`)
+        }
         out(`queued again: ${id}`)
+        break
+      }
+      case 'cancel': {
+        const id = messageId('cancel')
+        if ((await operations.perform(CLI_ACTOR, { action: 'cancel', id })) === 0) {
+          fail(`message ${id} is not queued or retrying (see: ragtime mail list)`)
+        }
+        out(`cancelled: ${id}`)
+        break
+      }
+      case 'unsuppress': {
+        const address = positionals[0]
+        if (!address?.includes('@')) fail('unsuppress needs an address', 2)
+        if ((await operations.perform(CLI_ACTOR, { action: 'unsuppress', address })) === 0) {
+          fail(`${address} is not on the suppression list`)
+        }
+        out(`removed from the suppression list: ${address}`)
+        break
+      }
+      case 'purge': {
+        const age = values['older-than'] === undefined ? { success: true as const, data: config.delivery.retentionMs } : duration.safeParse(values['older-than'])
+        if (!age.success) fail('--older-than must be a duration such as 30d or 12h', 2)
+        const purged = await operations.purgeExpired(CLI_ACTOR, age.data)
+        out(`purged the stored message of ${purged} sent ${purged === 1 ? 'email' : 'emails'} older than ${formatAge(age.data)}`)
         break
       }
       case 'send-test': {
@@ -91,5 +139,14 @@ function formatAge(ms: number): string {
   if (ms < 1_000) return `${ms} ms`
   if (ms < 120_000) return `${Math.round(ms / 1_000)} s`
   if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`
-  return `${(ms / 3_600_000).toFixed(1)} h`
+  if (ms < 172_800_000) return `${(ms / 3_600_000).toFixed(1)} h`
+  return `${(ms / 86_400_000).toFixed(1)} d`
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return 'unknown'
+  }
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { withSecretKey } from '../../config/secret-key.ts'
-import { devInboxStore, startCaptureServer, workerFromConfig } from '../../mail/index.ts'
+import { devInboxStore, startCaptureServer, startRetention, workerFromConfig } from '../../mail/index.ts'
 import { appDeps } from '../../web/deps.ts'
 import { buildServer, listen } from '../../web/server.ts'
 import { fail, onShutdownSignal, openContext } from '../context.ts'
@@ -29,11 +29,14 @@ export async function serveCommand(args: string[]): Promise<void> {
           ),
         )
   const worker = smtp ? workerFromConfig(config, deps.outbox, logger, smtp) : undefined
+  // Retention runs where delivery runs, so a fleet of --no-worker instances does not repeat it.
+  const retention = worker && startRetention(deps.operations, config.delivery.retentionMs, logger)
   const server = await buildServer(deps, logger)
 
   const stopListening = await listen(server, config.host, config.port)
   onShutdownSignal(logger, async () => {
     await stopListening()
+    retention?.stop()
     await worker?.stop()
     await capture?.close()
     await db.close()

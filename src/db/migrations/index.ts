@@ -3,6 +3,7 @@ import type { Dialect } from '../index.ts'
 import * as m0001 from './0001-mail-outbox.ts'
 import * as m0002 from './0002-accounts.ts'
 import * as m0003 from './0003-dev-inbox.ts'
+import * as m0004 from './0004-mail-operations.ts'
 
 type Step = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> }
 
@@ -11,6 +12,7 @@ const STEPS: Record<string, Step> = {
   '0001-mail-outbox': m0001,
   '0002-accounts': m0002,
   '0003-dev-inbox': m0003,
+  '0004-mail-operations': m0004,
 }
 
 export function migrations(dialect: Dialect): Record<string, Migration> {

@@ -32,18 +32,20 @@ export async function claimDue(
       updated_at: now,
     }))
     .where('id', 'in', due)
-    .returning(['id', 'priority', 'run_at', 'recipient', 'envelope_from', 'attempts', 'first_attempt_at'])
+    .returning(['id', 'template', 'priority', 'run_at', 'recipient', 'envelope_from', 'attempts', 'first_attempt_at', 'created_at'])
     .execute()
   // RETURNING has no order: restore the claim order.
   rows.sort((a, b) => a.priority - b.priority || a.run_at - b.run_at || a.id - b.id)
   return rows.map(
     (r): ClaimedMail => ({
-      id: r.id,
+      id: Number(r.id),
+      template: r.template,
       priority: r.priority,
       recipient: r.recipient,
       envelopeFrom: r.envelope_from,
       attempts: r.attempts,
-      firstAttemptAt: r.first_attempt_at ?? now,
+      firstAttemptAt: r.first_attempt_at == null ? now : Number(r.first_attempt_at),
+      createdAt: Number(r.created_at),
     }),
   )
 }

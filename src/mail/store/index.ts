@@ -2,6 +2,7 @@ import { sql, type Transaction } from 'kysely'
 import type { Database, Db, Millis } from '../../db/index.ts'
 import { addressKey } from '../../lib/email-address.ts'
 import { LIVE_STATES, MAIL_STATES, type MailState, WAITING_STATES } from '../states.ts'
+import { retry } from './operations.ts'
 import { postgresStore } from './postgres.ts'
 import { sqliteStore } from './sqlite.ts'
 import type { DialectStore, NewMail, OutboxRow } from './types.ts'
@@ -10,7 +11,8 @@ export type { ClaimedMail, NewMail, OutboxRow, Outcome } from './types.ts'
 
 /** Every query the outbox runs. Only `claim`, `record` and `notify` depend on the dialect. */
 export interface OutboxStore extends DialectStore {
-  insert(trx: Transaction<Database>, mail: NewMail): Promise<{ id: number; state: MailState }>
+  /** `created` is false when a live message with the same dedupe key is returned instead. */
+  insert(trx: Transaction<Database>, mail: NewMail): Promise<{ id: number; state: MailState; created: boolean }>
   renew(workerId: string, leaseUntil: Millis, now: Millis): Promise<void>
   release(workerId: string, ids: readonly number[], now: Millis): Promise<void>
   reclaimExpired(now: Millis): Promise<number>
@@ -19,6 +21,8 @@ export interface OutboxStore extends DialectStore {
   list(filter: { state?: MailState; limit: number }): Promise<OutboxRow[]>
   get(id: number): Promise<OutboxRow | undefined>
   retry(filter: { id: number } | { state: 'dead' }, now: Millis): Promise<number>
+  /** The latest messages that failed their last attempt (retrying or dead), newest first. */
+  failing(limit: number): Promise<OutboxRow[]>
   isSuppressed(address: string): Promise<boolean>
   /** The stored messages of `ids`, read just before sending so a worker holds few at once. */
   bodies(ids: readonly number[]): Promise<Map<number, string>>
@@ -61,7 +65,7 @@ export function createOutboxStore(db: Db): OutboxStore {
         .executeTakeFirst()
       if (inserted) {
         await trx.insertInto('mail_body').values({ outbox_id: inserted.id, raw: mail.raw }).execute()
-        return { id: inserted.id, state }
+        return { id: inserted.id, state, created: true }
       }
       // The key is taken by a live message: that message is the answer.
       const existing = await trx
@@ -70,7 +74,7 @@ export function createOutboxStore(db: Db): OutboxStore {
         .where('dedupe_key', '=', mail.dedupeKey)
         .where('state', 'in', LIVE_STATES)
         .executeTakeFirstOrThrow()
-      return { id: existing.id, state: existing.state as MailState }
+      return { id: existing.id, state: existing.state as MailState, created: false }
     },
 
     async renew(workerId, leaseUntil, now) {
@@ -149,21 +153,17 @@ export function createOutboxStore(db: Db): OutboxStore {
       return row && toRow(row)
     },
 
-    async retry(filter, now) {
-      // The give-up clock restarts: an operator asked for another day of trying.
-      let query = k.updateTable('mail_outbox').set({
-        state: 'queued',
-        run_at: now,
-        first_attempt_at: null,
-        locked_by: null,
-        locked_until: null,
-        updated_at: now,
-      })
-      query = 'id' in filter
-        ? query.where('id', '=', filter.id).where('state', 'in', ['dead', 'retrying', 'cancelled'])
-        : query.where('state', '=', 'dead')
-      const result = await query.executeTakeFirst()
-      return Number(result.numUpdatedRows)
+    retry: (filter, now) => retry(k, filter, now),
+
+    async failing(limit) {
+      const rows = await k
+        .selectFrom('mail_outbox')
+        .selectAll()
+        .where('state', 'in', ['retrying', 'dead'])
+        .orderBy('updated_at', 'desc')
+        .limit(limit)
+        .execute()
+      return rows.map(toRow)
     },
 
     async bodies(ids) {

@@ -4,7 +4,8 @@ import type { Outcome } from './types.ts'
 
 /**
  * Writes the outcomes; only rows still leased to `workerId` change. Every `sent` outcome of the
- * group is one UPDATE (the happy path costs one statement per group, not one per message).
+ * group is one UPDATE (the happy path costs one statement per group, not one per message); each
+ * failure also goes to the failure log.
  */
 export async function recordOutcomes(
   trx: Transaction<Database>,
@@ -29,20 +30,32 @@ export async function recordOutcomes(
       .execute()
   }
   for (const outcome of outcomes) {
-    if (outcome.kind === 'retry') {
-      await mine()
-        .where('id', '=', outcome.id)
-        .set({ ...unlocked, state: 'retrying', run_at: outcome.runAt, last_error: outcome.error })
+    if (outcome.kind === 'sent') continue
+    const { numUpdatedRows } = await mine()
+      .where('id', '=', outcome.id)
+      .set(
+        outcome.kind === 'retry'
+          ? { ...unlocked, state: 'retrying', run_at: outcome.runAt, last_error: outcome.error }
+          : { ...unlocked, state: 'dead', last_error: outcome.error },
+      )
+      .executeTakeFirst()
+    if (numUpdatedRows === 0n) continue
+    await trx
+      .insertInto('mail_failures')
+      .values({
+        outbox_id: outcome.id,
+        template: outcome.template,
+        kind: outcome.kind === 'retry' ? 'transient' : outcome.failure,
+        error: outcome.error,
+        at: now,
+      })
+      .execute()
+    if (outcome.kind === 'dead' && outcome.suppress) {
+      await trx
+        .insertInto('mail_suppression')
+        .values({ address: outcome.suppress, reason: outcome.error, outbox_id: outcome.id, created_at: now })
+        .onConflict((oc) => oc.column('address').doNothing())
         .execute()
-    } else if (outcome.kind === 'dead') {
-      await mine().where('id', '=', outcome.id).set({ ...unlocked, state: 'dead', last_error: outcome.error }).execute()
-      if (outcome.suppress) {
-        await trx
-          .insertInto('mail_suppression')
-          .values({ address: outcome.suppress, reason: outcome.error, outbox_id: outcome.id, created_at: now })
-          .onConflict((oc) => oc.column('address').doNothing())
-          .execute()
-      }
     }
   }
 }

@@ -19,19 +19,38 @@ export interface NewMail {
 /** A message a worker holds under its lease. */
 export interface ClaimedMail {
   readonly id: number
+  readonly template: string
   readonly priority: number
   readonly recipient: string
   readonly envelopeFrom: string
   /** Including the attempt this claim starts. */
   readonly attempts: number
   readonly firstAttemptAt: Millis
+  /** When it was enqueued: the start of its enqueue-to-sent latency. */
+  readonly createdAt: Millis
 }
 
-/** What became of one attempt. */
+/** `transient` failures are retried; `permanent` ones (SMTP 5xx) are not. */
+export type FailureKind = 'transient' | 'permanent'
+
+/** What became of one attempt. Failures name their template for the failure log. */
 export type Outcome =
   | { readonly id: number; readonly kind: 'sent'; readonly response: string }
-  | { readonly id: number; readonly kind: 'retry'; readonly error: string; readonly runAt: Millis }
-  | { readonly id: number; readonly kind: 'dead'; readonly error: string; readonly suppress: string | null }
+  | {
+      readonly id: number
+      readonly kind: 'retry'
+      readonly template: string
+      readonly error: string
+      readonly runAt: Millis
+    }
+  | {
+      readonly id: number
+      readonly kind: 'dead'
+      readonly template: string
+      readonly failure: FailureKind
+      readonly error: string
+      readonly suppress: string | null
+    }
 
 /** The operations whose SQL differs between SQLite and PostgreSQL. */
 export interface DialectStore {

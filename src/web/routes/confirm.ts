@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { RATE_RULES } from '../rate-limit.ts'
-import { badLink, requireUser, seeOther } from './helpers.ts'
+import { badLink, echo, fields, requireUser, seeOther } from './helpers.ts'
 
 const NEW_LINK = { href: '/auth/unconfirmed', label: 'Get a new link' }
 
@@ -25,13 +25,40 @@ export const confirmRoutes: FastifyPluginAsync = async (app) => {
     return seeOther(reply, '/?confirmed=1')
   })
 
+  // The "check your inbox" page; as JSON, what its script polls to follow the delivery live.
   app.get('/auth/unconfirmed', async (request, reply) => {
     const user = requireUser(request, reply, { confirmed: false })
     if (!user) return reply
-    if (user.confirmed) return seeOther(reply, '/')
+    if (user.confirmed) return request.wantsJson ? reply.send({ confirmed: true }) : seeOther(reply, '/')
     const delivery = await accounts.confirmationDelivery(user.id)
-    const resent = (request.query as Record<string, unknown>).resent === '1'
-    return reply.page('unconfirmed', { title: 'Confirm your address', delivery, resent })
+    if (request.wantsJson) return reply.header('cache-control', 'no-store').send({ confirmed: false, email: user.email, delivery })
+    const query = request.query as Record<string, unknown>
+    return reply.page('unconfirmed', { title: 'Confirm your address', delivery, resent: query.resent === '1', corrected: query.corrected === '1' })
+  })
+
+  app.post('/auth/unconfirmed/address', async (request, reply) => {
+    const user = requireUser(request, reply, { confirmed: false })
+    if (!user) return reply
+    if (!(await app.limit(reply, RATE_RULES.resend, `user:${user.id}`))) return reply
+    const input = fields(request)
+    const result = await accounts.correctAddress(user, input)
+    if (result.ok) {
+      if (request.wantsJson) return reply.code(202).send({ status: 'pending_confirmation' })
+      return seeOther(reply, '/auth/unconfirmed?corrected=1')
+    }
+    if (result.reason === 'already-confirmed') {
+      return reply.problem({ status: 409, code: 'already_confirmed', message: 'Your address is already confirmed.' })
+    }
+    const problem = {
+      invalid: { status: 400, code: 'invalid_input', message: 'Check the highlighted fields.' },
+      'wrong-password': { status: 403, code: 'wrong_password', message: 'That is not your password.' },
+      'address-taken': { status: 409, code: 'address_taken', message: 'That address belongs to another account.' },
+    }[result.reason]
+    const delivery = await accounts.confirmationDelivery(user.id)
+    return reply.problem(
+      { ...problem, fields: result.fields },
+      { name: 'unconfirmed', data: { title: 'Confirm your address', delivery, values: echo(input, ['email']) } },
+    )
   })
 
   app.post('/auth/confirm/resend', async (request, reply) => {

@@ -1,14 +1,17 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync } from 'fastify'
-import { MAIL_STATES } from '../../mail/index.ts'
-import { requireUser, seeOther } from './helpers.ts'
+import { seeOther } from './helpers.ts'
 
-const STYLESHEET = readFileSync(fileURLToPath(new URL('../../../public/app.css', import.meta.url)), 'utf8')
+/** Public files every page may use, read once at start-up. */
+const STATIC_FILES = Object.entries({
+  'app.css': 'text/css; charset=utf-8',
+  'unconfirmed.js': 'text/javascript; charset=utf-8',
+}).map(([name, type]) => ({ name, type, body: readFileSync(fileURLToPath(new URL(`../../../public/${name}`, import.meta.url)), 'utf8') }))
 
-/** The home page, the stylesheet, health and the admin's outbox page. */
+/** The home page, the stylesheet, health and metrics. */
 export const siteRoutes: FastifyPluginAsync = async (app) => {
-  const { outbox, accounts } = app.deps
+  const { outbox, metrics } = app.deps
 
   app.get('/', async (request, reply) => {
     if (request.user && !request.user.confirmed) return seeOther(reply, '/auth/unconfirmed')
@@ -16,29 +19,32 @@ export const siteRoutes: FastifyPluginAsync = async (app) => {
     return reply.page('home', { title: 'Ragtime', confirmed })
   })
 
-  app.get('/static/app.css', async (_request, reply) =>
-    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
-  )
+  for (const file of STATIC_FILES) {
+    app.get(`/static/${file.name}`, async (_request, reply) =>
+      reply.type(file.type).header('cache-control', 'public, max-age=3600').send(file.body),
+    )
+  }
 
   app.get('/healthz', async (_request, reply) => {
     try {
-      const { counts } = await outbox.status()
+      const { counts } = await withTimeout(outbox.status(), HEALTH_TIMEOUT_MS)
       return reply.send({ status: 'ok', db: 'ok', outbox: counts })
     } catch (err) {
       reply.log.error({ err }, 'health check: database unreachable')
-      return reply.code(503).send({ status: 'error', db: 'unreachable' })
+      return reply.code(503).header('cache-control', 'no-store').send({ status: 'error', db: 'unreachable' })
     }
   })
 
-  app.get('/admin/mail', async (request, reply) => {
-    const user = requireUser(request, reply)
-    if (!user) return reply
-    if (!accounts.isAdmin(user)) {
-      return reply.problem({ status: 403, code: 'forbidden', message: 'Only the administrator can see this page.' })
-    }
-    const [status, recent] = await Promise.all([outbox.status(), outbox.list({ limit: 50 })])
-    if (request.wantsJson) return reply.send({ counts: status.counts, oldestWaitingMs: status.oldestWaitingMs, recent })
-    return reply.page('admin-mail', { title: 'Outbox', status, recent, states: MAIL_STATES })
-  })
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).header('cache-control', 'no-store').send(await metrics.render()))
+}
 
+/** A database that does not answer within this is as good as down to a load balancer. */
+const HEALTH_TIMEOUT_MS = 3_000
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }

@@ -1,0 +1,85 @@
+import type { OutboxRow } from '../mail/index.ts'
+
+/** Where a user's confirmation email is, in words for the person waiting for it. */
+export interface DeliveryStatus {
+  readonly state: 'none' | 'on-its-way' | 'sent' | 'retrying' | 'failed'
+  readonly headline: string
+  /** What it means and what to do, when there is more to say. */
+  readonly advice: string | null
+  /** The receiving server's own words, for the curious (and for support). */
+  readonly serverSaid: string | null
+  /** The address cannot take our mail: offer to correct it. */
+  readonly canCorrect: boolean
+}
+
+// RFC 3463 enhanced status codes (class.subject.detail), the clearest part of a bounce.
+const ENHANCED = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/
+
+/** Why a permanent failure happened, from the SMTP reply stored as the message's last error. */
+function bounceAdvice(error: string, domain: string): string {
+  const [, , subject, detail] = ENHANCED.exec(error) ?? []
+  const code = subject && detail ? `${subject}.${detail}` : ''
+  if (code === '1.1' || (!code && /user unknown|no such user|does not exist|mailbox unavailable/i.test(error))) {
+    return `The mail server for ${domain} says there is no mailbox with this address. Check it for a typo.`
+  }
+  if (code === '1.2' || code === '1.10') return `${domain} does not accept email (the domain may be misspelt). Check the part after the @.`
+  if (code === '2.1') return 'This mailbox exists but is switched off. Use another address.'
+  if (code === '2.2') return 'This mailbox is full. Make some room and ask for a new link, or use another address.'
+  if (subject === '7') return `The mail server for ${domain} refused our email (it may have taken it for spam). Use another address, or ask your provider to allow our mail.`
+  return `The mail server for ${domain} refused our email. Check the address, or use another one.`
+}
+
+export function describeDelivery(mail: OutboxRow | undefined, now: number): DeliveryStatus {
+  const quiet = { advice: null, serverSaid: null, canCorrect: false }
+  if (!mail) return { state: 'none', headline: 'No confirmation email has been sent yet.', ...quiet }
+  const domain = mail.recipient.slice(mail.recipient.lastIndexOf('@') + 1)
+  switch (mail.state) {
+    case 'queued':
+    case 'sending':
+      return { state: 'on-its-way', headline: 'Your confirmation email is on its way.', ...quiet }
+    case 'sent': {
+      const at = mail.sentAt === null ? '' : ` at ${new Date(mail.sentAt).toISOString().slice(11, 16)} UTC`
+      return {
+        state: 'sent',
+        headline: `Sent: your mail server accepted it${at}.`,
+        advice: 'If it is not in your inbox within a few minutes, look in your spam folder.',
+        serverSaid: null,
+        canCorrect: false,
+      }
+    }
+    case 'retrying': {
+      const minutes = Math.max(1, Math.round((mail.runAt - now) / 60_000))
+      return {
+        state: 'retrying',
+        headline: `Your mail server has not taken it yet; we will try again in about ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+        advice: 'This is usually temporary. You do not need to do anything.',
+        serverSaid: mail.lastError,
+        canCorrect: false,
+      }
+    }
+    case 'suppressed':
+      return {
+        state: 'failed',
+        headline: 'We could not send it: an earlier email to this address bounced.',
+        advice: 'Mail to this address cannot be delivered. Correct it below, or use another address.',
+        serverSaid: null,
+        canCorrect: true,
+      }
+    case 'dead':
+    case 'cancelled': {
+      const error = mail.lastError ?? ''
+      const gaveUp = error.startsWith('gave up')
+      return {
+        state: 'failed',
+        headline: 'We could not deliver your confirmation email.',
+        advice: gaveUp
+          ? `We tried for a day but could not reach the mail server for ${domain}. Check the address, or ask for a new link later.`
+          : mail.state === 'cancelled'
+            ? 'It was stopped before it went out. Ask for a new link.'
+            : bounceAdvice(error, domain),
+        serverSaid: error || null,
+        canCorrect: true,
+      }
+    }
+  }
+}

@@ -1,0 +1,146 @@
+import type { Transaction } from 'kysely'
+import { afterCommit, type Database, type Db, transaction } from '../db/index.ts'
+import type { Outbox, OutboxStatus } from './outbox.ts'
+import type { OutboxRow } from './store/index.ts'
+import {
+  activityPerMinute,
+  type AuditEntry,
+  cancel,
+  countSuppressions,
+  listAudit,
+  listSuppressions,
+  purgeSentBodies,
+  retry,
+  type Suppression,
+  unsuppress,
+} from './store/operations.ts'
+
+export type { AuditEntry, Suppression } from './store/operations.ts'
+
+/** What an operator can do to the outbox; each is recorded in the audit log. */
+export type MailAction =
+  | { readonly action: 'retry'; readonly id: number }
+  | { readonly action: 'retry-dead' }
+  | { readonly action: 'cancel'; readonly id: number }
+  | { readonly action: 'unsuppress'; readonly address: string }
+
+export interface MinuteActivity {
+  /** Start of the minute, ms since the epoch. */
+  readonly at: number
+  readonly sent: number
+  readonly failed: number
+}
+
+/** Everything the dashboard shows, read in one go. */
+export interface MailOverview extends OutboxStatus {
+  /** Messages still to be delivered: queued, sending and retrying. */
+  readonly queueDepth: number
+  /** Sixty entries, one per minute of the last hour, oldest first. */
+  readonly lastHour: readonly MinuteActivity[]
+  /** The latest messages waiting for their first attempt, newest first. */
+  readonly queued: readonly OutboxRow[]
+  /** The latest messages whose last attempt failed (retrying or dead), newest first. */
+  readonly failing: readonly OutboxRow[]
+  readonly suppressions: readonly Suppression[]
+  readonly suppressionCount: number
+  readonly audit: readonly AuditEntry[]
+}
+
+export interface MailOperations {
+  overview(options?: { rows?: number; suppressions?: number; audit?: number }): Promise<MailOverview>
+  /** Does `action` and records who did it in the same transaction; returns how many messages or addresses changed. */
+  perform(actor: string, action: MailAction): Promise<number>
+  /**
+   * Removes the stored message of mail sent longer than `retentionMs` ago (rows stay), in
+   * batches; records it when anything was purged; returns the count.
+   */
+  purgeExpired(actor: string, retentionMs: number): Promise<number>
+}
+
+const MINUTE = 60_000
+const PURGE_BATCH = 1_000
+
+export function mailOperations(db: Db, outbox: Outbox): MailOperations {
+  const { clock, store, signals } = outbox
+
+  async function run(trx: Transaction<Database>, action: MailAction, now: number): Promise<number> {
+    switch (action.action) {
+      case 'retry':
+        return retry(trx, { id: action.id }, now)
+      case 'retry-dead':
+        return retry(trx, { state: 'dead' }, now)
+      case 'cancel':
+        return cancel(trx, action.id, now)
+      case 'unsuppress':
+        return unsuppress(trx, action.address)
+    }
+  }
+
+  function targetOf(action: MailAction): string | null {
+    if ('id' in action) return String(action.id)
+    if (action.action === 'unsuppress') return action.address
+    return null
+  }
+
+  return {
+    async overview({ rows = 20, suppressions = 50, audit = 20 } = {}) {
+      const now = clock.now()
+      const hourStart = (Math.floor(now / MINUTE) - 59) * MINUTE
+      const [status, activity, queuedRows, failingRows, suppressionRows, suppressionCount, auditRows] = await Promise.all([
+        outbox.status(),
+        activityPerMinute(db.kysely, hourStart),
+        store.list({ state: 'queued', limit: rows }),
+        store.failing(rows),
+        listSuppressions(db.kysely, suppressions),
+        countSuppressions(db.kysely),
+        listAudit(db.kysely, audit),
+      ])
+      const byMinute = new Map(activity.map((a) => [a.minute * MINUTE, a]))
+      const lastHour = Array.from({ length: 60 }, (_, i) => {
+        const at = hourStart + i * MINUTE
+        const found = byMinute.get(at)
+        return { at, sent: found?.sent ?? 0, failed: found?.failed ?? 0 }
+      })
+      const { queued, sending, retrying } = status.counts
+      return {
+        ...status,
+        queueDepth: queued + sending + retrying,
+        lastHour,
+        queued: queuedRows,
+        failing: failingRows,
+        suppressions: suppressionRows,
+        suppressionCount,
+        audit: auditRows,
+      }
+    },
+
+    perform(actor, action) {
+      return transaction(db.kysely, async (trx) => {
+        const now = clock.now()
+        const affected = await run(trx, action, now)
+        await trx.insertInto('mail_audit').values({ at: now, actor, action: action.action, target: targetOf(action), affected }).execute()
+        if (affected > 0 && (action.action === 'retry' || action.action === 'retry-dead')) {
+          await store.notify(trx)
+          afterCommit(trx as Transaction<unknown>, () => signals.emit('wake'))
+        }
+        return affected
+      })
+    },
+
+    async purgeExpired(actor, retentionMs) {
+      // Batches keep each transaction (and SQLite's write lock) short while workers record.
+      let total = 0
+      for (;;) {
+        const now = clock.now()
+        const purged = await transaction(db.kysely, (trx) => purgeSentBodies(trx, now - retentionMs, now, PURGE_BATCH))
+        total += purged
+        if (purged < PURGE_BATCH) break
+      }
+      if (total > 0) {
+        const target = `sent over ${Math.round(retentionMs / 1000)} s ago`
+        await db.kysely.insertInto('mail_audit').values({ at: clock.now(), actor, action: 'purge', target, affected: total }).execute()
+      }
+      return total
+    },
+  }
+}

@@ -1,0 +1,126 @@
+import { sql } from 'kysely'
+import type { Millis } from '../../db/index.ts'
+import { addressKey } from '../../lib/email-address.ts'
+import type { OutboxDb } from './types.ts'
+
+/** The queries behind the dashboard and `ragtime mail`; the same SQL on both databases. */
+
+/** Sent and failed attempts per minute since `since`, oldest first; minutes with neither are left out. */
+export async function activityPerMinute(db: OutboxDb, since: Millis): Promise<{ minute: number; sent: number; failed: number }[]> {
+  const minute = (column: string) => sql<number>`${sql.ref(column)} / 60000`
+  const [sent, failed] = await Promise.all([
+    db
+      .selectFrom('mail_outbox')
+      .select([minute('sent_at').as('minute'), (eb) => eb.fn.countAll<number>().as('n')])
+      .where('sent_at', '>=', since)
+      .groupBy(minute('sent_at'))
+      .execute(),
+    db
+      .selectFrom('mail_failures')
+      .select([minute('at').as('minute'), (eb) => eb.fn.countAll<number>().as('n')])
+      .where('at', '>=', since)
+      .groupBy(minute('at'))
+      .execute(),
+  ])
+  const byMinute = new Map<number, { minute: number; sent: number; failed: number }>()
+  const bucket = (m: number) => byMinute.get(m) ?? byMinute.set(m, { minute: m, sent: 0, failed: 0 }).get(m)!
+  for (const row of sent) bucket(Number(row.minute)).sent = Number(row.n)
+  for (const row of failed) bucket(Number(row.minute)).failed = Number(row.n)
+  return [...byMinute.values()].sort((a, b) => a.minute - b.minute)
+}
+
+export interface Suppression {
+  readonly address: string
+  readonly reason: string
+  readonly outboxId: number | null
+  readonly createdAt: Millis
+}
+
+export async function listSuppressions(db: OutboxDb, limit: number): Promise<Suppression[]> {
+  const rows = await db.selectFrom('mail_suppression').selectAll().orderBy('created_at', 'desc').limit(limit).execute()
+  return rows.map((r) => ({
+    address: r.address,
+    reason: r.reason,
+    outboxId: r.outbox_id == null ? null : Number(r.outbox_id),
+    createdAt: Number(r.created_at),
+  }))
+}
+
+export async function countSuppressions(db: OutboxDb): Promise<number> {
+  const row = await db.selectFrom('mail_suppression').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()
+  return Number(row?.n ?? 0)
+}
+
+export async function unsuppress(db: OutboxDb, address: string): Promise<number> {
+  const result = await db.deleteFrom('mail_suppression').where('address', '=', addressKey(address)).executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
+
+/**
+ * Sends again now: one `dead`, `retrying` or `cancelled` message, or every `dead` one. The
+ * give-up clock restarts: an operator asked for another day of trying.
+ */
+export async function retry(db: OutboxDb, filter: { id: number } | { state: 'dead' }, now: Millis): Promise<number> {
+  let query = db.updateTable('mail_outbox').set({
+    state: 'queued',
+    run_at: now,
+    first_attempt_at: null,
+    locked_by: null,
+    locked_until: null,
+    updated_at: now,
+  })
+  query = 'id' in filter
+    ? query.where('id', '=', filter.id).where('state', 'in', ['dead', 'retrying', 'cancelled'])
+    : query.where('state', '=', 'dead')
+  const result = await query.executeTakeFirst()
+  return Number(result.numUpdatedRows)
+}
+
+/** A message that has not been sent yet will not be: queued or retrying → cancelled. */
+export async function cancel(db: OutboxDb, id: number, now: Millis): Promise<number> {
+  const result = await db
+    .updateTable('mail_outbox')
+    .set({ state: 'cancelled', updated_at: now, locked_by: null, locked_until: null })
+    .where('id', '=', id)
+    .where('state', 'in', ['queued', 'retrying'])
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows)
+}
+
+/**
+ * Removes the stored message of up to `limit` sent mails sent before `sentBefore`; their rows
+ * stay, marked `body_purged_at`. Returns how many were purged (call again while it is `limit`).
+ */
+export async function purgeSentBodies(db: OutboxDb, sentBefore: Millis, now: Millis, limit: number): Promise<number> {
+  const rows = await db
+    .selectFrom('mail_outbox')
+    .select('id')
+    .where('sent_at', '<', sentBefore)
+    .where('state', '=', 'sent')
+    .where('body_purged_at', 'is', null)
+    .orderBy('sent_at')
+    .limit(limit)
+    .execute()
+  const ids = rows.map((r) => Number(r.id))
+  if (ids.length === 0) return 0
+  await db.deleteFrom('mail_body').where('outbox_id', 'in', ids).execute()
+  await db.updateTable('mail_outbox').set({ body_purged_at: now }).where('id', 'in', ids).execute()
+  return ids.length
+}
+
+export interface AuditEntry {
+  readonly at: Millis
+  readonly actor: string
+  readonly action: string
+  readonly target: string | null
+  readonly affected: number
+}
+
+export async function recordAudit(db: OutboxDb, entry: AuditEntry): Promise<void> {
+  await db.insertInto('mail_audit').values(entry).execute()
+}
+
+export async function listAudit(db: OutboxDb, limit: number): Promise<AuditEntry[]> {
+  const rows = await db.selectFrom('mail_audit').selectAll().orderBy('id', 'desc').limit(limit).execute()
+  return rows.map((r) => ({ at: Number(r.at), actor: r.actor, action: r.action, target: r.target, affected: Number(r.affected) }))
+}

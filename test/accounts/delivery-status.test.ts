@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { describeDelivery } from '../../src/accounts/delivery-status.ts'
+import type { MailState, OutboxRow } from '../../src/mail/index.ts'
+
+const NOW = Date.UTC(2026, 10, 28, 12, 0)
+
+function row(state: MailState, lastError: string | null = null, extra: Partial<OutboxRow> = {}): OutboxRow {
+  return {
+    id: 1, state, template: 'auth/confirm', recipient: 'ann@example.test', subject: 'Confirm', messageId: '<x@y>',
+    priority: 0, attempts: 1, lastError, lastResponse: null, createdAt: NOW - 60_000, runAt: NOW, sentAt: null, updatedAt: NOW,
+    ...extra,
+  }
+}
+
+test('each state in plain words; the correction is offered only when the address cannot take mail', () => {
+  const cases: [OutboxRow | undefined, RegExp, boolean][] = [
+    [undefined, /No confirmation email has been sent yet/, false],
+    [row('queued'), /on its way/, false],
+    [row('sending'), /on its way/, false],
+    [row('sent', null, { sentAt: NOW }), /Sent: your mail server accepted it at 12:00 UTC/, false],
+    [row('retrying', 'ETIMEDOUT', { runAt: NOW + 5 * 60_000 }), /try again in about 5 minutes/, false],
+    [row('suppressed'), /an earlier email to this address bounced/, true],
+    [row('dead', 'EENVELOPE 550: 550 5.1.1 user unknown'), /could not deliver/, true],
+    [row('cancelled'), /could not deliver/, true],
+  ]
+  for (const [mail, headline, canCorrect] of cases) {
+    const status = describeDelivery(mail, NOW)
+    assert.match(status.headline, headline, mail?.state ?? 'none')
+    assert.equal(status.canCorrect, canCorrect, mail?.state ?? 'none')
+  }
+})
+
+test('a bounce is explained by its enhanced status code, or failing that by its words', () => {
+  const advice = (error: string) => describeDelivery(row('dead', error), NOW).advice ?? ''
+  assert.match(advice('EENVELOPE 550: 550 5.1.1 <ann@example.test>: user unknown'), /no mailbox with this address\. Check it for a typo/)
+  assert.match(advice('EENVELOPE 550: 550 No such user here'), /no mailbox with this address/)
+  assert.match(advice('EENVELOPE 550: 550 5.1.2 bad destination system'), /example\.test does not accept email/)
+  assert.match(advice('EENVELOPE 552: 552 5.2.2 mailbox full'), /mailbox is full/)
+  assert.match(advice('EENVELOPE 554: 554 5.7.1 message rejected as spam'), /taken it for spam/)
+  assert.match(advice('EENVELOPE 554: 554 transaction failed'), /refused our email\. Check the address/)
+  assert.match(advice('gave up after 40 attempts: ECONNREFUSED'), /tried for a day but could not reach the mail server for example\.test/)
+  assert.equal(describeDelivery(row('dead', 'EENVELOPE 550: 550 5.1.1 x'), NOW).serverSaid, 'EENVELOPE 550: 550 5.1.1 x')
+})

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { type Client, linkIn, webHarness } from '../helpers/web.ts'
+
+const ann = { email: 'ann@exampel.test', username: 'ann', password: 'correct horse battery' }
+
+/** Bounces mail to the misspelt domain with a 550 5.1.1; greylists greylisted@ once. */
+function bouncingSink() {
+  let greylisted = false
+  return {
+    verdict: (_n: number, raw: string) => {
+      if (/^To: [^\n]*@exampel\.test/m.test(raw)) return { code: 550, message: '5.1.1 <ann@exampel.test>: Recipient address rejected: User unknown' }
+      if (/^To: greylisted@/m.test(raw) && !greylisted) {
+        greylisted = true
+        return { code: 451, message: '4.7.1 Greylisted, try again later' }
+      }
+      return 'accept' as const
+    },
+  }
+}
+
+/** Signs up and logs in, as someone waiting for the link would. */
+async function signUpAndLogIn(browser: Client, user: { email: string; username: string; password: string }) {
+  await browser.form('/auth/register', user)
+  const login = await browser.form('/auth/login', { email: user.email, password: user.password })
+  assert.equal(login.headers.location, '/auth/unconfirmed')
+}
+
+describe('the unconfirmed page follows the confirmation email', () => {
+  test('a 550 bounce is told in words a user understands, with the server’s words and a way to correct the address', async () => {
+    const h = await webHarness({ sink: bouncingSink() })
+    const browser = h.client()
+    await signUpAndLogIn(browser, ann)
+    await h.deps.outbox.waitFor(1, 'dead')
+    const page = await browser.get('/auth/unconfirmed')
+    assert.equal(page.statusCode, 200)
+    assert.match(page.body, /data-state="failed"/)
+    assert.match(page.body, /We could not deliver your confirmation email\./)
+    assert.match(page.body, /The mail server for exampel\.test says there is no mailbox with this address\. Check it for a typo\./)
+    assert.match(page.body, /The mail server said: <span>[^<]*550[^<]*User unknown/)
+    assert.match(page.body, /<section id="correct-address">/, 'the correction form is shown')
+
+    const json = (await browser.json('GET', '/auth/unconfirmed')).json()
+    assert.equal(json.delivery.state, 'failed')
+    assert.equal(json.delivery.canCorrect, true)
+    assert.match(json.delivery.advice, /no mailbox/)
+  })
+
+  test('retrying, then sent: each said plainly; the correction form stays hidden', async () => {
+    const h = await webHarness({ sink: bouncingSink(), env: { RAGTIME_MAIL_RETRY_FIRST: '2s', RAGTIME_MAIL_RETRY_MAX: '2s' } })
+    const browser = h.client()
+    await signUpAndLogIn(browser, { ...ann, email: 'greylisted@example.test' })
+    await h.deps.outbox.waitFor(1, 'retrying')
+    const retrying = (await browser.json('GET', '/auth/unconfirmed')).json().delivery
+    assert.equal(retrying.state, 'retrying')
+    assert.match(retrying.headline, /has not taken it yet; we will try again in about 1 minute/)
+    assert.match(retrying.serverSaid, /451/)
+    assert.equal(retrying.canCorrect, false)
+    await h.deps.outbox.waitFor(1, 'sent')
+    const page = await browser.get('/auth/unconfirmed')
+    assert.match(page.body, /Sent: your mail server accepted it at \d\d:\d\d UTC\./)
+    assert.match(page.body, /<section id="correct-address" hidden>/)
+  })
+
+  test('correcting the address: password required; the new address gets a link that confirms the account', async () => {
+    const h = await webHarness({ sink: bouncingSink() })
+    const browser = h.client()
+    await signUpAndLogIn(browser, ann)
+    await h.deps.outbox.waitFor(1, 'dead')
+    await browser.get('/auth/unconfirmed')
+
+    const wrong = await browser.form('/auth/unconfirmed/address', { email: 'ann@example.test', password: 'not my password' })
+    assert.equal(wrong.statusCode, 403)
+    assert.match(wrong.body, /That is not your password\./)
+    assert.match(wrong.body, /value="ann@example\.test"/, 'the typed address is kept')
+    const invalid = await browser.form('/auth/unconfirmed/address', { email: 'ann@\r\nbcc: x@example.test', password: ann.password })
+    assert.equal(invalid.statusCode, 400)
+
+    const fixed = await browser.form('/auth/unconfirmed/address', { email: 'ann@example.test', password: ann.password })
+    assert.equal(fixed.statusCode, 303)
+    assert.equal(fixed.headers.location, '/auth/unconfirmed?corrected=1')
+    const page = await browser.get('/auth/unconfirmed?corrected=1')
+    assert.match(page.body, /Address updated: a new link is on its way to it\./)
+    assert.match(page.body, /We sent a confirmation link to <strong>ann@example\.test<\/strong>/)
+
+    const link = linkIn(await h.mailTo('ann@example.test', { subject: /Confirm your account/ }))
+    assert.equal((await browser.json('POST', link, {})).statusCode, 200)
+    const me = (await browser.json('GET', '/api/me')).json()
+    assert.equal(me.email, 'ann@example.test')
+    assert.equal(me.confirmed, true)
+    assert.equal((await browser.form('/auth/unconfirmed/address', { email: 'x@example.test', password: ann.password })).statusCode, 409)
+  })
+
+  test('an address that belongs to another account is refused, and the user keeps theirs', async () => {
+    const h = await webHarness({ sink: bouncingSink() })
+    await h.client().json('POST', '/auth/register', { email: 'bob@example.test', username: 'bob', password: 'bob password!' })
+    const browser = h.client()
+    await signUpAndLogIn(browser, ann)
+    await browser.get('/auth/unconfirmed')
+    const taken = await browser.json('POST', '/auth/unconfirmed/address', { email: 'BOB@example.test', password: ann.password })
+    assert.equal(taken.statusCode, 409)
+    assert.equal((await browser.json('GET', '/api/me')).json().email, ann.email)
+  })
+})
