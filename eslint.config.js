@@ -25,7 +25,9 @@ export default tseslint.config(
   },
   {
     files: ['public/**/*.js'],
-    languageOptions: { globals: { document: 'readonly', fetch: 'readonly', EventSource: 'readonly' } },
+    languageOptions: {
+      globals: { document: 'readonly', fetch: 'readonly', EventSource: 'readonly', location: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' },
+    },
   },
   {
     files: ['**/*.js', '**/*.mjs'],

@@ -1,7 +1,7 @@
 // Baseline: a plain loop of pooled nodemailer sendMail calls (MIME built per send), with the
 // same connection count and the same message as the outbox sends. Prints {rate}.
 import nodemailer from 'nodemailer'
-import { createRenderer, MAIL_TEMPLATES_DIR } from '../src/mail/index.ts'
+import { createRenderer, MAIL_TEMPLATES_DIR } from '../../src/mail/index.ts'
 
 const [port, count, concurrency] = process.argv.slice(2).map(Number) as [number, number, number]
 const rendered = await createRenderer({

@@ -1,14 +1,16 @@
-// The web app for the sign-up latency benchmark, in its own process. Mode `outbox` is Ragtime;
-// mode `inline` holds each sign-up's answer until its confirmation email is accepted by the
-// SMTP server, which is what the lesson's app did before it moved sending to a thread.
+// The web app for the sign-up latency scenario, in its own process: Ragtime's app and worker as
+// `ragtime serve` runs them, with one switch. Mode `outbox` is Ragtime; mode `inline` holds each
+// sign-up's answer until its confirmation email is accepted by the SMTP server, which is what
+// the lesson's app did before it moved sending to a thread. Both modes run the same code
+// otherwise, so the comparison is like with like.
 // Arguments: mode, SMTP port, HTTP port, SQLite file. Prints "ready" once listening.
-import pino from 'pino'
-import { loadConfig } from '../src/config/index.ts'
-import { migrateToLatest, openDatabase } from '../src/db/index.ts'
-import { workerFromConfig } from '../src/mail/index.ts'
-import { appDeps } from '../src/web/deps.ts'
 import Fastify from 'fastify'
-import { ragtimeApp } from '../src/web/app.ts'
+import pino from 'pino'
+import { loadConfig } from '../../src/config/index.ts'
+import { migrateToLatest, openDatabase } from '../../src/db/index.ts'
+import { workerFromConfig } from '../../src/mail/index.ts'
+import { ragtimeApp } from '../../src/web/app.ts'
+import { appDeps } from '../../src/web/deps.ts'
 
 const [mode, smtpPort, httpPort, file] = process.argv.slice(2) as [string, string, string, string]
 const config = loadConfig({
@@ -18,6 +20,7 @@ const config = loadConfig({
   BASE_URL: `http://127.0.0.1:${httpPort}`,
   SECRET_KEY: 'bench-secret-key-bench-secret-key-0123456789',
   RAGTIME_RATE_LIMITS: 'off',
+  // Enough connections that sending inline never waits for one (20 clients at a time).
   RAGTIME_MAIL_CONCURRENCY: '25',
 })
 const logger = pino({ level: 'warn' })

@@ -1,8 +1,8 @@
 // The outbox worker draining a prepared SQLite file until nothing is due. Prints {rate, maxRssMb}.
 import pino from 'pino'
-import { loadConfig } from '../src/config/index.ts'
-import { openDatabase } from '../src/db/index.ts'
-import { DeliveryWorker, outboxFromConfig, smtpTransport } from '../src/mail/index.ts'
+import { loadConfig } from '../../src/config/index.ts'
+import { openDatabase } from '../../src/db/index.ts'
+import { DeliveryWorker, outboxFromConfig, smtpTransport } from '../../src/mail/index.ts'
 
 const [file, port, concurrency] = process.argv.slice(2) as [string, string, string]
 const config = loadConfig({
