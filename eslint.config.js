@@ -26,7 +26,7 @@ export default tseslint.config(
   {
     files: ['public/**/*.js'],
     languageOptions: {
-      globals: { document: 'readonly', fetch: 'readonly', EventSource: 'readonly', location: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' },
+      globals: { document: 'readonly', fetch: 'readonly', EventSource: 'readonly', location: 'readonly', setTimeout: 'readonly' },
     },
   },
   {

@@ -1,9 +1,10 @@
-import { isUniqueViolation, transaction } from '../db/index.ts'
+import type { Transaction } from 'kysely'
+import { type Database, isUniqueViolation, transaction } from '../db/index.ts'
 import { addressKey } from '../lib/email-address.ts'
 import type { AccountsContext } from './context.ts'
 import { type DeliveryStatus, describeDelivery } from './delivery-status.ts'
 import { checkToken, issueToken, markUsed, voidTokens } from './tokens.ts'
-import { findUserById, type User } from './users.ts'
+import { findUserByEmail, findUserById, type User } from './users.ts'
 import { checkEmail, type FieldErrors, validate } from './validation.ts'
 
 /** `firstUse`: this request confirmed the account (a repeat only reports it). */
@@ -38,13 +39,28 @@ export function resendConfirmation(ctx: AccountsContext, user: User): Promise<Re
   return transaction(ctx.db.kysely, async (trx): Promise<ResendResult> => {
     const fresh = await findUserById(trx, user.id)
     if (!fresh || fresh.confirmed) return { ok: false, reason: 'already-confirmed' }
-    const now = ctx.clock.now()
-    await voidTokens(trx, user.id, 'confirm')
-    const { token, id } = await issueToken(trx, { userId: user.id, purpose: 'confirm', now })
-    const outboxId = await ctx.mail.confirm(trx, fresh, token)
-    await trx.updateTable('account_tokens').set({ outbox_id: outboxId }).where('id', '=', id).execute()
+    await sendNewConfirmation(ctx, trx, fresh)
     return { ok: true }
   })
+}
+
+/**
+ * A new confirmation link for `user` (at `user.email`): older links stop working, and their
+ * emails, if still waiting to go out, are withdrawn (their links would not work).
+ */
+export async function sendNewConfirmation(ctx: AccountsContext, trx: Transaction<Database>, user: User): Promise<void> {
+  const older = await trx
+    .selectFrom('account_tokens')
+    .select('outbox_id')
+    .where('user_id', '=', user.id)
+    .where('purpose', '=', 'confirm')
+    .where('outbox_id', 'is not', null)
+    .execute()
+  await ctx.outbox.withdraw(trx, older.map((row) => Number(row.outbox_id)))
+  await voidTokens(trx, user.id, 'confirm')
+  const { token, id } = await issueToken(trx, { userId: user.id, purpose: 'confirm', now: ctx.clock.now() })
+  const outboxId = await ctx.mail.confirm(trx, user, token)
+  await trx.updateTable('account_tokens').set({ outbox_id: outboxId }).where('id', '=', id).execute()
 }
 
 /** Where the user's latest confirmation email is, in words for the "check your inbox" page. */
@@ -63,11 +79,12 @@ export async function confirmationDelivery(ctx: AccountsContext, userId: number)
 
 export type CorrectAddressResult =
   | { ok: true }
-  | { ok: false; reason: 'invalid' | 'wrong-password' | 'address-taken' | 'already-confirmed'; fields: FieldErrors }
+  | { ok: false; reason: 'invalid' | 'wrong-password' | 'already-confirmed'; fields: FieldErrors }
 
 /**
  * An unconfirmed user whose confirmation email could not be delivered fixes the address: with
- * the password, the account takes the new address and a new link goes to it (older ones void).
+ * the password, the account takes the new address and a new link goes to it. An address that
+ * has an account gets the same answer (its owner is told instead), as at sign-up.
  */
 export async function correctAddress(ctx: AccountsContext, user: User, input: Record<string, unknown>): Promise<CorrectAddressResult> {
   const checked = validate((errors) => {
@@ -80,24 +97,25 @@ export async function correctAddress(ctx: AccountsContext, user: User, input: Re
     return { ok: false, reason: 'wrong-password', fields: { password: 'That is not your password.' } }
   }
   const email = checked.value
-  try {
-    return await transaction(ctx.db.kysely, async (trx): Promise<CorrectAddressResult> => {
+  const attempt = () =>
+    transaction(ctx.db.kysely, async (trx): Promise<CorrectAddressResult> => {
       const fresh = await findUserById(trx, user.id)
       if (!fresh || fresh.confirmed) return { ok: false, reason: 'already-confirmed', fields: {} }
       const now = ctx.clock.now()
-      await trx
-        .updateTable('users')
-        .set({ email, email_key: addressKey(email), updated_at: now })
-        .where('id', '=', user.id)
-        .execute()
-      await voidTokens(trx, user.id, 'confirm')
-      const { token, id } = await issueToken(trx, { userId: user.id, purpose: 'confirm', now })
-      const outboxId = await ctx.mail.confirm(trx, { ...fresh, email }, token)
-      await trx.updateTable('account_tokens').set({ outbox_id: outboxId }).where('id', '=', id).execute()
+      const owner = await findUserByEmail(trx, email)
+      if (owner && owner.id !== user.id) {
+        await ctx.mail.alreadyRegistered(trx, owner.email, `already-registered:${owner.id}:${Math.floor(now / 3_600_000)}`)
+        return { ok: true }
+      }
+      await trx.updateTable('users').set({ email, email_key: addressKey(email), updated_at: now }).where('id', '=', user.id).execute()
+      await sendNewConfirmation(ctx, trx, { ...fresh, email })
       return { ok: true }
     })
+  try {
+    return await attempt()
   } catch (err) {
+    // A sign-up took the address in the meantime: now it is an address with an account.
     if (!isUniqueViolation(err)) throw err
-    return { ok: false, reason: 'address-taken', fields: { email: 'That address belongs to another account.' } }
+    return attempt()
   }
 }

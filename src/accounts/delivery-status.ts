@@ -12,6 +12,9 @@ export interface DeliveryStatus {
   readonly canCorrect: boolean
 }
 
+/** A stored error that is an SMTP server's 5xx reply: `EENVELOPE 550: 550 5.1.1 …` (see classifyFailure). */
+const PERMANENT_REPLY = /^(?:[A-Z]+ )?5\d\d: /
+
 // RFC 3463 enhanced status codes (class.subject.detail), the clearest part of a bounce.
 const ENHANCED = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/
 
@@ -38,22 +41,24 @@ export function describeDelivery(mail: OutboxRow | undefined, now: number): Deli
     case 'sending':
       return { state: 'on-its-way', headline: 'Your confirmation email is on its way.', ...quiet }
     case 'sent': {
+      // Accepted by the SMTP server we deliver to (often a relay), not yet by the user's mailbox.
       const at = mail.sentAt === null ? '' : ` at ${new Date(mail.sentAt).toISOString().slice(11, 16)} UTC`
       return {
         state: 'sent',
-        headline: `Sent: your mail server accepted it${at}.`,
+        headline: `Sent${at}.`,
         advice: 'If it is not in your inbox within a few minutes, look in your spam folder.',
         serverSaid: null,
         canCorrect: false,
       }
     }
     case 'retrying': {
+      // A transient error may be ours (our relay, our network): its text is not for the user.
       const minutes = Math.max(1, Math.round((mail.runAt - now) / 60_000))
       return {
         state: 'retrying',
-        headline: `Your mail server has not taken it yet; we will try again in about ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+        headline: `It has not gone out yet; we will try again in about ${minutes} minute${minutes === 1 ? '' : 's'}.`,
         advice: 'This is usually temporary. You do not need to do anything.',
-        serverSaid: mail.lastError,
+        serverSaid: null,
         canCorrect: false,
       }
     }
@@ -68,16 +73,21 @@ export function describeDelivery(mail: OutboxRow | undefined, now: number): Deli
     case 'dead':
     case 'cancelled': {
       const error = mail.lastError ?? ''
-      const gaveUp = error.startsWith('gave up')
+      // Only a receiving server's refusal (5xx) is about the address; show its words then only.
+      const refused = mail.state === 'dead' && PERMANENT_REPLY.test(error)
+      const advice =
+        mail.state === 'cancelled'
+          ? 'It was stopped before it went out. Ask for a new link.'
+          : refused
+            ? bounceAdvice(error, domain)
+            : error.startsWith('gave up')
+              ? `We tried for a day but could not reach the mail server for ${domain}. Check the address, or ask for a new link later.`
+              : 'Something went wrong on our side. Ask for a new link; if it happens again, contact us.'
       return {
         state: 'failed',
         headline: 'We could not deliver your confirmation email.',
-        advice: gaveUp
-          ? `We tried for a day but could not reach the mail server for ${domain}. Check the address, or ask for a new link later.`
-          : mail.state === 'cancelled'
-            ? 'It was stopped before it went out. Ask for a new link.'
-            : bounceAdvice(error, domain),
-        serverSaid: error || null,
+        advice,
+        serverSaid: refused ? error : null,
         canCorrect: true,
       }
     }

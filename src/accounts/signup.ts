@@ -1,7 +1,7 @@
 import { isUniqueViolation, transaction } from '../db/index.ts'
 import { addressKey } from '../lib/email-address.ts'
 import type { AccountsContext } from './context.ts'
-import { issueToken } from './tokens.ts'
+import { sendNewConfirmation } from './confirm.ts'
 import { findSignUpClash } from './users.ts'
 import { checkEmail, checkPassword, checkUsername, type FieldErrors, validate } from './validation.ts'
 
@@ -61,10 +61,8 @@ function createAccount(ctx: AccountsContext, email: string, username: string, pa
       })
       .returning('id')
       .executeTakeFirstOrThrow()
-    const user = { id: Number(inserted.id), email, username }
-    const { token, id: tokenId } = await issueToken(trx, { userId: user.id, purpose: 'confirm', now })
-    const outboxId = await ctx.mail.confirm(trx, user, token)
-    await trx.updateTable('account_tokens').set({ outbox_id: outboxId }).where('id', '=', tokenId).execute()
+    const user = { id: Number(inserted.id), email, username, confirmed: false, passwordHash, passwordChangedAt: now }
+    await sendNewConfirmation(ctx, trx, user)
     await ctx.mail.newUser(trx, user)
     return { ok: true }
   })

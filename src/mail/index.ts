@@ -24,6 +24,7 @@ export {
   type MailOverview,
   mailOperations,
   type MinuteActivity,
+  NOTHING_CHANGED,
   type Suppression,
 } from './operations.ts'
 export { startRetention } from './retention.ts'

@@ -1,5 +1,6 @@
 import type { Transaction } from 'kysely'
 import { afterCommit, type Database, type Db, transaction } from '../db/index.ts'
+import { formatDuration } from '../lib/duration.ts'
 import type { Outbox, OutboxStatus } from './outbox.ts'
 import type { OutboxRow } from './store/index.ts'
 import {
@@ -9,7 +10,9 @@ import {
   countSuppressions,
   listAudit,
   listSuppressions,
+  pruneFailureLog,
   purgeSentBodies,
+  recordAudit,
   retry,
   type Suppression,
   unsuppress,
@@ -24,6 +27,13 @@ export type MailAction =
   | { readonly action: 'cancel'; readonly id: number }
   | { readonly action: 'unsuppress'; readonly address: string }
 
+/** Why an action on one message or address changed nothing. */
+export const NOTHING_CHANGED = {
+  retry: 'it is not dead, retrying, cancelled or suppressed, its address is on the suppression list, or a newer copy is live',
+  cancel: 'it is not queued or retrying',
+  unsuppress: 'the address is not on the suppression list',
+} as const
+
 export interface MinuteActivity {
   /** Start of the minute, ms since the epoch. */
   readonly at: number
@@ -37,6 +47,9 @@ export interface MailOverview extends OutboxStatus {
   readonly queueDepth: number
   /** Sixty entries, one per minute of the last hour, oldest first. */
   readonly lastHour: readonly MinuteActivity[]
+  readonly sentLastHour: number
+  /** Failed attempts (a message retried three times counts three). */
+  readonly failedLastHour: number
   /** The latest messages waiting for their first attempt, newest first. */
   readonly queued: readonly OutboxRow[]
   /** The latest messages whose last attempt failed (retrying or dead), newest first. */
@@ -52,7 +65,7 @@ export interface MailOperations {
   perform(actor: string, action: MailAction): Promise<number>
   /**
    * Removes the stored message of mail sent longer than `retentionMs` ago (rows stay), in
-   * batches; records it when anything was purged; returns the count.
+   * batches, and failure-log entries as old; records it when anything was purged; returns the count.
    */
   purgeExpired(actor: string, retentionMs: number): Promise<number>
 }
@@ -70,7 +83,7 @@ export function mailOperations(db: Db, outbox: Outbox): MailOperations {
       case 'retry-dead':
         return retry(trx, { state: 'dead' }, now)
       case 'cancel':
-        return cancel(trx, action.id, now)
+        return cancel(trx, [action.id], now)
       case 'unsuppress':
         return unsuppress(trx, action.address)
     }
@@ -86,15 +99,9 @@ export function mailOperations(db: Db, outbox: Outbox): MailOperations {
     async overview({ rows = 20, suppressions = 50, audit = 20 } = {}) {
       const now = clock.now()
       const hourStart = (Math.floor(now / MINUTE) - 59) * MINUTE
-      const [status, activity, queuedRows, failingRows, suppressionRows, suppressionCount, auditRows] = await Promise.all([
-        outbox.status(),
-        activityPerMinute(db.kysely, hourStart),
-        store.list({ state: 'queued', limit: rows }),
-        store.failing(rows),
-        listSuppressions(db.kysely, suppressions),
-        countSuppressions(db.kysely),
-        listAudit(db.kysely, audit),
-      ])
+      // One query after another: a dashboard view holds one pooled connection, not nine.
+      const status = await outbox.status()
+      const activity = await activityPerMinute(db.kysely, hourStart)
       const byMinute = new Map(activity.map((a) => [a.minute * MINUTE, a]))
       const lastHour = Array.from({ length: 60 }, (_, i) => {
         const at = hourStart + i * MINUTE
@@ -106,11 +113,13 @@ export function mailOperations(db: Db, outbox: Outbox): MailOperations {
         ...status,
         queueDepth: queued + sending + retrying,
         lastHour,
-        queued: queuedRows,
-        failing: failingRows,
-        suppressions: suppressionRows,
-        suppressionCount,
-        audit: auditRows,
+        sentLastHour: activity.reduce((n, a) => n + a.sent, 0),
+        failedLastHour: activity.reduce((n, a) => n + a.failed, 0),
+        queued: await store.list({ state: 'queued', limit: rows }),
+        failing: await store.failing(rows),
+        suppressions: await listSuppressions(db.kysely, suppressions),
+        suppressionCount: await countSuppressions(db.kysely),
+        audit: await listAudit(db.kysely, audit),
       }
     },
 
@@ -118,7 +127,7 @@ export function mailOperations(db: Db, outbox: Outbox): MailOperations {
       return transaction(db.kysely, async (trx) => {
         const now = clock.now()
         const affected = await run(trx, action, now)
-        await trx.insertInto('mail_audit').values({ at: now, actor, action: action.action, target: targetOf(action), affected }).execute()
+        await recordAudit(trx, { at: now, actor, action: action.action, target: targetOf(action), affected })
         if (affected > 0 && (action.action === 'retry' || action.action === 'retry-dead')) {
           await store.notify(trx)
           afterCommit(trx as Transaction<unknown>, () => signals.emit('wake'))
@@ -136,9 +145,10 @@ export function mailOperations(db: Db, outbox: Outbox): MailOperations {
         total += purged
         if (purged < PURGE_BATCH) break
       }
+      await pruneFailureLog(db.kysely, clock.now() - retentionMs)
       if (total > 0) {
-        const target = `sent over ${Math.round(retentionMs / 1000)} s ago`
-        await db.kysely.insertInto('mail_audit').values({ at: clock.now(), actor, action: 'purge', target, affected: total }).execute()
+        const target = `sent over ${formatDuration(retentionMs)} ago`
+        await recordAudit(db.kysely, { at: clock.now(), actor, action: 'purge', target, affected: total })
       }
       return total
     },

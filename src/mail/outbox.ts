@@ -5,6 +5,7 @@ import { MailInputError } from './errors.ts'
 import type { RenderedMail, Renderer } from './render/renderer.ts'
 import { MailSignals } from './signals.ts'
 import { createOutboxStore, type OutboxRow, type OutboxStore } from './store/index.ts'
+import { cancel } from './store/operations.ts'
 import { MAIL_PRIORITIES, type MailPriority, type MailState } from './states.ts'
 import type { Email, TemplateName } from './templates.ts'
 
@@ -26,7 +27,9 @@ export interface OutboxStatus {
 export interface Outbox {
   /**
    * Renders `email` and adds it to the outbox inside the caller's transaction; returns its id.
-   * Rolled back: it never existed. Committed: it is delivered or ends `dead`, visibly.
+   * Rolled back: it never existed. Committed: it is delivered or ends `dead`, visibly. Open
+   * `trx` with `transaction()` from src/db: its commit hook wakes local workers and counts the
+   * message in the metrics (a bare Kysely transaction leaves both to the poll and uncounted).
    *
    * ```ts
    * await transaction(db.kysely, async (trx) => {
@@ -36,6 +39,11 @@ export interface Outbox {
    * ```
    */
   enqueue<T extends TemplateName>(trx: Transaction<Database>, email: Email<T>, options?: EnqueueOptions): Promise<number>
+  /**
+   * Inside the caller's transaction: those of `ids` not sent yet never will be (cancelled);
+   * for mail a newer message replaces, such as a confirmation whose link was voided.
+   */
+  withdraw(trx: Transaction<Database>, ids: readonly number[]): Promise<number>
   /** Renders `email` exactly as enqueue would, without storing it (previews, equal timing). */
   render<T extends TemplateName>(email: Email<T>): Promise<RenderedMail>
   status(): Promise<OutboxStatus>
@@ -95,6 +103,8 @@ export function createOutbox({ db, renderer, clock = systemClock }: OutboxOption
       })
       return id
     },
+
+    withdraw: (trx, ids) => cancel(trx, ids, clock.now()),
 
     render: (email) => renderer.render(email, new Date(clock.now())),
 

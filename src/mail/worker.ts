@@ -286,11 +286,12 @@ export class DeliveryWorker {
       if (attempts.length === 0) return
       try {
         const recordedAt = this.#outbox.clock.now()
-        await this.#outbox.store.record(this.id, attempts.map((a) => a.outcome), recordedAt)
+        const recorded = await this.#outbox.store.record(this.id, attempts.map((a) => a.outcome), recordedAt)
         const signals = this.#outbox.signals
         for (const attempt of attempts) {
           this.#held.delete(attempt.outcome.id)
-          signals.emit('attempted', { ...attempt, recordedAt })
+          // Observers hear of what the database holds, not of outcomes for rows we lost.
+          if (recorded.has(attempt.outcome.id)) signals.emit('attempted', { ...attempt, recordedAt })
         }
         signals.emit('recorded')
       } catch (err) {

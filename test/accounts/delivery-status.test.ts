@@ -18,7 +18,7 @@ test('each state in plain words; the correction is offered only when the address
     [undefined, /No confirmation email has been sent yet/, false],
     [row('queued'), /on its way/, false],
     [row('sending'), /on its way/, false],
-    [row('sent', null, { sentAt: NOW }), /Sent: your mail server accepted it at 12:00 UTC/, false],
+    [row('sent', null, { sentAt: NOW }), /^Sent at 12:00 UTC\.$/, false],
     [row('retrying', 'ETIMEDOUT', { runAt: NOW + 5 * 60_000 }), /try again in about 5 minutes/, false],
     [row('suppressed'), /an earlier email to this address bounced/, true],
     [row('dead', 'EENVELOPE 550: 550 5.1.1 user unknown'), /could not deliver/, true],
@@ -37,8 +37,17 @@ test('a bounce is explained by its enhanced status code, or failing that by its 
   assert.match(advice('EENVELOPE 550: 550 No such user here'), /no mailbox with this address/)
   assert.match(advice('EENVELOPE 550: 550 5.1.2 bad destination system'), /example\.test does not accept email/)
   assert.match(advice('EENVELOPE 552: 552 5.2.2 mailbox full'), /mailbox is full/)
-  assert.match(advice('EENVELOPE 554: 554 5.7.1 message rejected as spam'), /taken it for spam/)
-  assert.match(advice('EENVELOPE 554: 554 transaction failed'), /refused our email\. Check the address/)
-  assert.match(advice('gave up after 40 attempts: ECONNREFUSED'), /tried for a day but could not reach the mail server for example\.test/)
+  assert.match(advice('EMESSAGE 554: 554 5.7.1 message rejected as spam'), /taken it for spam/)
+  assert.match(advice('550: 550 transaction failed'), /refused our email\. Check the address/)
+  assert.match(advice('gave up after 40 attempts: ESOCKET: connect ECONNREFUSED 10.0.3.7:587'), /tried for a day but could not reach the mail server for example\.test/)
+  assert.match(advice('the stored message is missing'), /went wrong on our side/)
   assert.equal(describeDelivery(row('dead', 'EENVELOPE 550: 550 5.1.1 x'), NOW).serverSaid, 'EENVELOPE 550: 550 5.1.1 x')
+})
+
+test('only a receiving server’s refusal is quoted to the user: never our own transport errors', () => {
+  const quoted = (mail: OutboxRow) => describeDelivery(mail, NOW).serverSaid
+  assert.equal(quoted(row('retrying', 'ESOCKET: connect ECONNREFUSED 10.0.3.7:587', { runAt: NOW + 60_000 })), null)
+  assert.equal(quoted(row('retrying', 'EAUTH 535: 535 5.7.8 authentication failed', { runAt: NOW + 60_000 })), null)
+  assert.equal(quoted(row('dead', 'gave up after 290 attempts: ESOCKET: connect ECONNREFUSED 10.0.3.7:587')), null)
+  assert.equal(quoted(row('dead', 'the stored message is missing')), null)
 })

@@ -110,8 +110,10 @@ describe('failures: retry, dead letters, suppression, take-over', () => {
     const row = await h.outbox.get(id)
     assert.equal(row?.state, 'sent')
     assert.equal(row?.attempts, 2, 'the lost attempt counts')
-    // The dead worker's late report changes nothing.
-    await h.outbox.store.record('dead-worker', [{ id, kind: 'retry', template: 'system/test', error: 'late', runAt: clock.now() }], clock.now())
+    // The dead worker's late report changes nothing, and is not reported as recorded (nor counted).
+    const late = [{ id, kind: 'retry', template: 'system/test', error: 'late', runAt: clock.now() } as const]
+    assert.equal((await h.outbox.store.record('dead-worker', late, clock.now())).size, 0)
     assert.equal((await h.outbox.get(id))?.state, 'sent')
+    assert.equal((await h.db.kysely.selectFrom('mail_failures').selectAll().execute()).length, 0, 'not in the failure log')
   })
 })

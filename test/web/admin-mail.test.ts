@@ -98,6 +98,10 @@ describe('the outbox dashboard', () => {
 
     const unsuppressed = await admin.json('POST', '/admin/mail/unsuppress', { address: 'Bounce@example.test' })
     assert.deepEqual(unsuppressed.json(), { action: 'unsuppress', affected: 1 })
+    const again = await admin.json('POST', '/admin/mail/unsuppress', { address: 'bounce@example.test' })
+    assert.equal(again.statusCode, 409, 'nothing to do is said, not a silent 200')
+    assert.equal(again.json().error.code, 'not_applicable')
+    assert.equal((await admin.json('POST', `/admin/mail/${fine}/retry`, {})).statusCode, 409, 'a sent message is not sent again')
     assert.equal((await admin.json('POST', '/admin/mail/unsuppress', { address: 'not an address' })).statusCode, 400)
     assert.equal((await admin.json('POST', '/admin/mail/abc/retry', {})).statusCode, 400)
 
@@ -114,6 +118,8 @@ describe('the outbox dashboard', () => {
       actions.map((a) => [a.action, a.target, Number(a.affected)]),
       [
         ['unsuppress', 'Bounce@example.test', 1],
+        ['unsuppress', 'bounce@example.test', 0],
+        ['retry', String(fine), 0],
         ['retry', String(first.id), 1],
         ['retry-dead', null, others.length],
       ],

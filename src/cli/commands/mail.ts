@@ -2,8 +2,9 @@ import { hostname, userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
 import { duration } from '../../config/parsers.ts'
 import { transaction } from '../../db/index.ts'
+import { formatDuration } from '../../lib/duration.ts'
 import { normalizeAddress } from '../../lib/email-address.ts'
-import { isMailState, MAIL_STATES, mailOperations, type OutboxRow, outboxFromConfig } from '../../mail/index.ts'
+import { isMailState, MAIL_STATES, mailOperations, NOTHING_CHANGED, type OutboxRow, outboxFromConfig } from '../../mail/index.ts'
 import { fail, openContext } from '../context.ts'
 
 const USAGE = `usage: ragtime mail status [--json]
@@ -44,16 +45,15 @@ export async function mailCommand(args: string[]): Promise<void> {
     switch (sub) {
       case 'status': {
         const o = await operations.overview({ rows: 0, suppressions: 0, audit: 0 })
-        const sentHour = o.lastHour.reduce((n, m) => n + m.sent, 0)
-        const failedHour = o.lastHour.reduce((n, m) => n + m.failed, 0)
+        const lastHour = { sent: o.sentLastHour, failed: o.failedLastHour }
         if (values.json) {
-          out(JSON.stringify({ counts: o.counts, queueDepth: o.queueDepth, oldestWaitingMs: o.oldestWaitingMs, lastHour: { sent: sentHour, failed: failedHour }, suppressed: o.suppressionCount }))
+          out(JSON.stringify({ counts: o.counts, queueDepth: o.queueDepth, oldestWaitingMs: o.oldestWaitingMs, lastHour, suppressed: o.suppressionCount }))
           break
         }
         for (const state of MAIL_STATES) out(`${state.padEnd(11)} ${o.counts[state]}`)
         out(`queue depth: ${o.queueDepth}`)
-        out(`oldest waiting: ${o.oldestWaitingMs === null ? 'none' : formatAge(o.oldestWaitingMs)}`)
-        out(`last hour: ${sentHour} sent, ${failedHour} failed attempts`)
+        out(`oldest waiting: ${o.oldestWaitingMs === null ? 'none' : formatDuration(o.oldestWaitingMs)}`)
+        out(`last hour: ${lastHour.sent} sent, ${lastHour.failed} failed attempts`)
         out(`suppressed addresses: ${o.suppressionCount}`)
         break
       }
@@ -75,7 +75,7 @@ export async function mailCommand(args: string[]): Promise<void> {
         }
         const id = messageId('retry (or --dead)')
         if ((await operations.perform(CLI_ACTOR, { action: 'retry', id })) === 0) {
-          fail(`message ${id} is not dead, retrying or cancelled (see: ragtime mail list)`)
+          fail(`message ${id} was not retried: ${NOTHING_CHANGED.retry} (see: ragtime mail list)`)
         }
         out(`queued again: ${id}`)
         break
@@ -83,7 +83,7 @@ export async function mailCommand(args: string[]): Promise<void> {
       case 'cancel': {
         const id = messageId('cancel')
         if ((await operations.perform(CLI_ACTOR, { action: 'cancel', id })) === 0) {
-          fail(`message ${id} is not queued or retrying (see: ragtime mail list)`)
+          fail(`message ${id} was not cancelled: ${NOTHING_CHANGED.cancel} (see: ragtime mail list)`)
         }
         out(`cancelled: ${id}`)
         break
@@ -92,7 +92,7 @@ export async function mailCommand(args: string[]): Promise<void> {
         const address = positionals[0]
         if (!address?.includes('@')) fail('unsuppress needs an address', 2)
         if ((await operations.perform(CLI_ACTOR, { action: 'unsuppress', address })) === 0) {
-          fail(`${address} is not on the suppression list`)
+          fail(`${address} was not removed: ${NOTHING_CHANGED.unsuppress}`)
         }
         out(`removed from the suppression list: ${address}`)
         break
@@ -101,7 +101,7 @@ export async function mailCommand(args: string[]): Promise<void> {
         const age = values['older-than'] === undefined ? { success: true as const, data: config.delivery.retentionMs } : duration.safeParse(values['older-than'])
         if (!age.success) fail('--older-than must be a duration such as 30d or 12h', 2)
         const purged = await operations.purgeExpired(CLI_ACTOR, age.data)
-        out(`purged the stored message of ${purged} sent ${purged === 1 ? 'email' : 'emails'} older than ${formatAge(age.data)}`)
+        out(`purged the stored message of ${purged} sent ${purged === 1 ? 'email' : 'emails'} older than ${formatDuration(age.data)}`)
         break
       }
       case 'send-test': {
@@ -133,14 +133,6 @@ export async function mailCommand(args: string[]): Promise<void> {
 function formatRow(row: OutboxRow): string {
   const error = row.lastError ? `  ${row.lastError}` : ''
   return `${row.id}\t${row.state}\t${row.recipient}\t${row.subject}\tattempts=${row.attempts}${error}`
-}
-
-function formatAge(ms: number): string {
-  if (ms < 1_000) return `${ms} ms`
-  if (ms < 120_000) return `${Math.round(ms / 1_000)} s`
-  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`
-  if (ms < 172_800_000) return `${(ms / 3_600_000).toFixed(1)} h`
-  return `${(ms / 86_400_000).toFixed(1)} d`
 }
 
 function safeUser(): string {

@@ -49,7 +49,10 @@ async function serveMetrics(metrics: Metrics, host: string, port: number) {
       response.writeHead(404).end()
       return
     }
-    void metrics.render().then((body) => response.writeHead(200, { 'content-type': metrics.contentType }).end(body))
+    metrics.render().then(
+      (body) => response.writeHead(200, { 'content-type': metrics.contentType }).end(body),
+      () => response.writeHead(500).end(),
+    )
   })
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve)).catch((err: Error) =>
     fail(`the metrics port ${port} could not be opened: ${err.message}`),

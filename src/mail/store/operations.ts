@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Millis } from '../../db/index.ts'
 import { addressKey } from '../../lib/email-address.ts'
+import { LIVE_STATES } from '../states.ts'
 import type { OutboxDb } from './types.ts'
 
 /** The queries behind the dashboard and `ragtime mail`; the same SQL on both databases. */
@@ -57,31 +58,43 @@ export async function unsuppress(db: OutboxDb, address: string): Promise<number>
 }
 
 /**
- * Sends again now: one `dead`, `retrying` or `cancelled` message, or every `dead` one. The
- * give-up clock restarts: an operator asked for another day of trying.
+ * Sends again now: one `dead`, `retrying`, `cancelled` or `suppressed` message, or every `dead`
+ * one. The give-up clock restarts: an operator asked for another day of trying. Two kinds are
+ * left alone: mail to an address still on the suppression list (remove it from the list first),
+ * and mail whose dedupe key a newer live message holds (that one is the mail to send).
  */
 export async function retry(db: OutboxDb, filter: { id: number } | { state: 'dead' }, now: Millis): Promise<number> {
-  let query = db.updateTable('mail_outbox').set({
-    state: 'queued',
-    run_at: now,
-    first_attempt_at: null,
-    locked_by: null,
-    locked_until: null,
-    updated_at: now,
-  })
+  let query = db
+    .updateTable('mail_outbox')
+    .set({ state: 'queued', run_at: now, first_attempt_at: null, locked_by: null, locked_until: null, updated_at: now })
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('mail_suppression').select('address').whereRef('mail_suppression.address', '=', sql<string>`lower(mail_outbox.recipient)`))),
+    )
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('mail_outbox as live')
+            .select('live.id')
+            .whereRef('live.dedupe_key', '=', 'mail_outbox.dedupe_key')
+            .whereRef('live.id', '<>', 'mail_outbox.id')
+            .where('live.state', 'in', LIVE_STATES),
+        ),
+      ),
+    )
   query = 'id' in filter
-    ? query.where('id', '=', filter.id).where('state', 'in', ['dead', 'retrying', 'cancelled'])
+    ? query.where('id', '=', filter.id).where('state', 'in', ['dead', 'retrying', 'cancelled', 'suppressed'])
     : query.where('state', '=', 'dead')
   const result = await query.executeTakeFirst()
   return Number(result.numUpdatedRows)
 }
 
-/** A message that has not been sent yet will not be: queued or retrying → cancelled. */
-export async function cancel(db: OutboxDb, id: number, now: Millis): Promise<number> {
+/** Messages that have not been sent yet will not be: queued or retrying → cancelled. */
+export async function cancel(db: OutboxDb, ids: readonly number[], now: Millis): Promise<number> {
+  if (ids.length === 0) return 0
   const result = await db
     .updateTable('mail_outbox')
     .set({ state: 'cancelled', updated_at: now, locked_by: null, locked_until: null })
-    .where('id', '=', id)
+    .where('id', 'in', ids)
     .where('state', 'in', ['queued', 'retrying'])
     .executeTakeFirst()
   return Number(result.numUpdatedRows)
@@ -90,22 +103,33 @@ export async function cancel(db: OutboxDb, id: number, now: Millis): Promise<num
 /**
  * Removes the stored message of up to `limit` sent mails sent before `sentBefore`; their rows
  * stay, marked `body_purged_at`. Returns how many were purged (call again while it is `limit`).
+ * Rows are marked first and only the bodies of the rows this call marked are deleted, so sweeps
+ * running at once in several workers split the work instead of repeating it.
  */
 export async function purgeSentBodies(db: OutboxDb, sentBefore: Millis, now: Millis, limit: number): Promise<number> {
-  const rows = await db
+  const due = db
     .selectFrom('mail_outbox')
     .select('id')
-    .where('sent_at', '<', sentBefore)
     .where('state', '=', 'sent')
+    .where('sent_at', '<', sentBefore)
     .where('body_purged_at', 'is', null)
     .orderBy('sent_at')
     .limit(limit)
+  const marked = await db
+    .updateTable('mail_outbox')
+    .set({ body_purged_at: now })
+    .where('id', 'in', due)
+    .where('body_purged_at', 'is', null)
+    .returning('id')
     .execute()
-  const ids = rows.map((r) => Number(r.id))
-  if (ids.length === 0) return 0
-  await db.deleteFrom('mail_body').where('outbox_id', 'in', ids).execute()
-  await db.updateTable('mail_outbox').set({ body_purged_at: now }).where('id', 'in', ids).execute()
+  const ids = marked.map((r) => Number(r.id))
+  if (ids.length > 0) await db.deleteFrom('mail_body').where('outbox_id', 'in', ids).execute()
   return ids.length
+}
+
+/** The failure log only feeds the last hour's chart: what is older than `before` goes. */
+export async function pruneFailureLog(db: OutboxDb, before: Millis): Promise<void> {
+  await db.deleteFrom('mail_failures').where('at', '<', before).execute()
 }
 
 export interface AuditEntry {

@@ -3,22 +3,24 @@ import type { Database, Millis } from '../../db/index.ts'
 import type { Outcome } from './types.ts'
 
 /**
- * Writes the outcomes; only rows still leased to `workerId` change. Every `sent` outcome of the
- * group is one UPDATE (the happy path costs one statement per group, not one per message); each
- * failure also goes to the failure log.
+ * Writes the outcomes; only rows still leased to `workerId` change, and their ids are returned
+ * (an outcome for a row another worker took over is not recorded, nor counted). Every `sent`
+ * outcome of the group is one UPDATE (the happy path costs one statement per group, not one per
+ * message); each failure also goes to the failure log.
  */
 export async function recordOutcomes(
   trx: Transaction<Database>,
   workerId: string,
   outcomes: readonly Outcome[],
   now: Millis,
-): Promise<void> {
+): Promise<Set<number>> {
+  const recorded = new Set<number>()
   const mine = () =>
     trx.updateTable('mail_outbox').where('state', '=', 'sending').where('locked_by', '=', workerId)
   const unlocked = { locked_by: null, locked_until: null, updated_at: now }
   const [first, ...rest] = outcomes.filter((o) => o.kind === 'sent')
   if (first) {
-    await mine()
+    const updated = await mine()
       .set((eb) => {
         const response = rest.reduce(
           (chain, o) => chain.when('id', '=', o.id).then(o.response),
@@ -27,7 +29,9 @@ export async function recordOutcomes(
         return { ...unlocked, state: 'sent', sent_at: now, last_response: response.end() }
       })
       .where('id', 'in', [first.id, ...rest.map((o) => o.id)])
+      .returning('id')
       .execute()
+    for (const row of updated) recorded.add(Number(row.id))
   }
   for (const outcome of outcomes) {
     if (outcome.kind === 'sent') continue
@@ -40,6 +44,7 @@ export async function recordOutcomes(
       )
       .executeTakeFirst()
     if (numUpdatedRows === 0n) continue
+    recorded.add(outcome.id)
     await trx
       .insertInto('mail_failures')
       .values({
@@ -58,4 +63,5 @@ export async function recordOutcomes(
         .execute()
     }
   }
+  return recorded
 }

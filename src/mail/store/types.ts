@@ -56,8 +56,8 @@ export type Outcome =
 export interface DialectStore {
   /** Takes up to `limit` due messages for `workerId` until `leaseUntil`. */
   claim(workerId: string, now: Millis, leaseUntil: Millis, limit: number): Promise<ClaimedMail[]>
-  /** Records outcomes in one transaction; rows another worker took over are left alone. */
-  record(workerId: string, outcomes: readonly Outcome[], now: Millis): Promise<void>
+  /** Records outcomes in one transaction; rows another worker took over are left alone. Returns the ids recorded. */
+  record(workerId: string, outcomes: readonly Outcome[], now: Millis): Promise<ReadonlySet<number>>
   /** Tells other processes, from inside the enqueueing transaction, that mail is waiting. */
   notify(trx: Transaction<Database>): Promise<void>
   /** Calls `onWake` when another process commits mail; returns how to stop listening. */

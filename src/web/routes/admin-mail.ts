@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { User } from '../../accounts/index.ts'
-import { MAIL_STATES, type MailAction } from '../../mail/index.ts'
+import { formatDuration } from '../../lib/duration.ts'
+import { MAIL_STATES, type MailAction, NOTHING_CHANGED } from '../../mail/index.ts'
 import { activityChart } from '../views/activity-chart.ts'
 import { fields, requireUser, seeOther } from './helpers.ts'
 
@@ -33,9 +34,10 @@ export const adminMailRoutes: FastifyPluginAsync = async (app) => {
     const overview = await operations.overview()
     if (request.wantsJson) return reply.send(overview)
     const query = request.query as Record<string, unknown>
-    const done = typeof query.done === 'string' && query.done in ACTIONS ? ACTIONS[query.done as MailAction['action']].done : undefined
+    const done = typeof query.done === 'string' && Object.hasOwn(ACTIONS, query.done) ? ACTIONS[query.done as MailAction['action']].done : undefined
     const notice = done && `${Number(query.n) || 0} ${Number(query.n) === 1 ? 'item' : 'items'} ${done}.`
-    return reply.page('admin-mail', { title: 'Outbox', overview, states: MAIL_STATES, chart: activityChart(overview.lastHour), notice })
+    const chart = activityChart(overview.lastHour)
+    return reply.page('admin-mail', { title: 'Outbox', overview, states: MAIL_STATES, chart, notice, formatDuration })
   })
 
   async function act(request: FastifyRequest, reply: FastifyReply, action: MailAction | string) {
@@ -48,13 +50,17 @@ export const adminMailRoutes: FastifyPluginAsync = async (app) => {
       return reply.page('admin-confirm', { title: 'Please confirm', question: ACTIONS[action.action].ask(target), action: request.url, hidden })
     }
     const affected = await operations.perform(admin.email, action)
+    if (request.wantsJson && affected === 0 && action.action !== 'retry-dead') {
+      // Recorded all the same: someone tried.
+      return reply.problem({ status: 409, code: 'not_applicable', message: `Nothing to ${action.action}: ${NOTHING_CHANGED[action.action]}.` })
+    }
     if (request.wantsJson) return reply.send({ action: action.action, affected })
     return seeOther(reply, `/admin/mail?done=${action.action}&n=${affected}`)
   }
 
   const messageId = (request: FastifyRequest) => {
     const raw = (request.params as { id: string }).id
-    return /^[1-9]\d{0,15}$/.test(raw) ? Number(raw) : undefined
+    return /^[1-9]\d{0,14}$/.test(raw) ? Number(raw) : undefined
   }
   const withId = (make: (id: number) => MailAction) => (request: FastifyRequest) => {
     const id = messageId(request)

@@ -52,7 +52,6 @@ export const confirmRoutes: FastifyPluginAsync = async (app) => {
     const problem = {
       invalid: { status: 400, code: 'invalid_input', message: 'Check the highlighted fields.' },
       'wrong-password': { status: 403, code: 'wrong_password', message: 'That is not your password.' },
-      'address-taken': { status: 409, code: 'address_taken', message: 'That address belongs to another account.' },
     }[result.reason]
     const delivery = await accounts.confirmationDelivery(user.id)
     return reply.problem(
