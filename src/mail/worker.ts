@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { setMaxListeners } from 'node:events'
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { DeliveryConfig } from '../config/index.ts'
@@ -10,7 +9,7 @@ import { classifyFailure } from './failure.ts'
 import type { Outbox } from './outbox.ts'
 import type { AttemptedEvent } from './signals.ts'
 import type { ClaimedMail, Outcome } from './store/index.ts'
-import type { MailTransport } from './transports/transport.ts'
+import { type MailTransport, sendInterrupted } from './transports/transport.ts'
 
 export interface WorkerOptions {
   readonly outbox: Outbox
@@ -53,6 +52,15 @@ export class DeliveryWorker {
   /** Claimed, not started yet. At most a batch, together with what is in flight. */
   #queue: ClaimedMail[] = []
   #inFlight = 0
+  /**
+   * How the attempts in flight are abandoned when the grace period ends: each races a promise
+   * whose `reject` waits in a slot of its own, one per connection (the array never grows). Not
+   * an AbortSignal: with one signal for every send, Node's EventTarget leaves each removed
+   * listener linked to the next, so once one was promoted every later send's objects followed
+   * it into the old generation until a full GC; and on Node 20 a fresh signal per send is
+   * promoted itself (each AbortSignal gets a hidden class of its own).
+   */
+  readonly #abandon: (((reason: Error) => void) | undefined)[]
   /** Claimed and not yet recorded: what the lease renewal keeps. */
   readonly #held = new Set<number>()
   #unrecorded: Attempt[] = []
@@ -65,7 +73,6 @@ export class DeliveryWorker {
   #mayHaveMore = true
   #loop: Promise<void> | undefined
   #stopping = false
-  #abort = new AbortController()
   #signalled = false
   #wakeLoop: (() => void) | undefined
   #unsubscribe: (() => Promise<void>) | undefined
@@ -83,15 +90,13 @@ export class DeliveryWorker {
     this.id = options.id ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
     this.#flushSize = Math.max(10, this.#delivery.concurrency * 2)
     this.#bodies = new BodyPrefetch(this.#outbox.store, this.#delivery.concurrency)
+    this.#abandon = new Array<undefined>(this.#delivery.concurrency).fill(undefined)
   }
 
   /** Starts delivering until {@link stop}; woken at once by mail committed in this process. */
   start(): void {
     if (this.#loop) return
     this.#stopping = false
-    this.#abort = new AbortController()
-    // One listener per send in flight: as many as the pool has connections.
-    setMaxListeners(this.#delivery.concurrency + 10, this.#abort.signal)
     this.#outbox.signals.on('wake', this.#onWake)
     this.#unsubscribe = this.#outbox.store.subscribe(this.#onWake, (err) =>
       this.#log.warn({ err, worker: this.id }, 'lost the wake-up connection; reconnecting (the poll covers the gap)'),
@@ -134,7 +139,7 @@ export class DeliveryWorker {
       if (this.#inFlight > 0) {
         this.#log.warn({ worker: this.id, graceMs, inFlight: this.#inFlight }, 'shutdown grace period over: abandoning in-flight sends')
       }
-      this.#abort.abort()
+      for (const abandon of this.#abandon) abandon?.(sendInterrupted())
     }, graceMs)
     try {
       await this.#loop
@@ -175,8 +180,11 @@ export class DeliveryWorker {
   #startSends(counts?: Counts): void {
     while (!this.#stopping && this.#inFlight < this.#delivery.concurrency && this.#queue.length > 0) {
       const mail = this.#queue.shift() as ClaimedMail
+      const slot = this.#abandon.indexOf(undefined)
+      const abandoned = new Promise<never>((_, reject) => (this.#abandon[slot] = reject))
       this.#inFlight++
-      void this.#attempt(mail, this.#bodies.take(mail.id, this.#queue)).then((attempt) => {
+      void this.#attempt(mail, this.#bodies.take(mail.id, this.#queue), abandoned).then((attempt) => {
+        this.#abandon[slot] = undefined
         this.#inFlight--
         const kind = attempt.outcome.kind
         if (counts) counts[kind === 'retry' ? 'retrying' : kind]++
@@ -231,12 +239,12 @@ export class DeliveryWorker {
     }
   }
 
-  /** One attempt; never rejects. */
-  async #attempt(mail: ClaimedMail, body: Promise<string | undefined>): Promise<Attempt> {
+  /** One attempt; never rejects. It stops waiting for its body or the server once `abandoned` rejects. */
+  async #attempt(mail: ClaimedMail, body: Promise<string | undefined>, abandoned: Promise<never>): Promise<Attempt> {
     const about = { template: mail.template, createdAt: mail.createdAt }
     let raw: string | undefined
     try {
-      raw = await body
+      raw = await Promise.race([body, abandoned])
     } catch (err) {
       return { ...about, sendMs: null, outcome: this.#failed(mail, err) }
     }
@@ -246,10 +254,10 @@ export class DeliveryWorker {
     }
     const started = performance.now()
     try {
-      const { response } = await this.#transport.send(
-        { raw, envelope: { from: mail.envelopeFrom, to: [mail.recipient] } },
-        this.#abort.signal,
-      )
+      const { response } = await Promise.race([
+        this.#transport.send({ raw, envelope: { from: mail.envelopeFrom, to: [mail.recipient] } }),
+        abandoned,
+      ])
       return { ...about, sendMs: performance.now() - started, outcome: { id: mail.id, kind: 'sent', response } }
     } catch (err) {
       return { ...about, sendMs: performance.now() - started, outcome: this.#failed(mail, err) }

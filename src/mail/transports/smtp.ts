@@ -27,26 +27,15 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
     disableUrlAccess: true,
   })
   return {
-    async send(mail, signal) {
-      signal?.throwIfAborted()
-      const sending = transporter.sendMail({
+    async send(mail) {
+      const info = await transporter.sendMail({
         envelope: { from: mail.envelope.from, to: [...mail.envelope.to] },
         raw: mail.raw,
       })
-      // nodemailer cannot cancel one send: stop waiting for it instead.
-      const info = signal ? await abortable(sending, signal) : await sending
       return { response: String(info.response ?? '') }
     },
     close() {
       transporter.close()
     },
   }
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(Object.assign(new Error('send interrupted by shutdown'), { code: 'EABORTED' }))
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
 }

@@ -6,11 +6,16 @@ export interface OutgoingMail {
 
 /**
  * Where a worker hands its mail. `send` resolves with the server's reply when the message
- * was accepted and rejects with the server's error (see classifyFailure) when it was not,
- * or at once when `signal` aborts (the outcome on the server is then unknown).
+ * was accepted and rejects with the server's error (see classifyFailure) when it was not.
+ * A send cannot be cancelled: at shutdown the worker stops waiting for it instead.
  */
 export interface MailTransport {
-  send(mail: OutgoingMail, signal?: AbortSignal): Promise<{ response: string }>
+  send(mail: OutgoingMail): Promise<{ response: string }>
   /** Closes every connection; sends still running reject. */
   close(): void
+}
+
+/** The error of a send the worker stopped waiting for (shutdown): a transient failure, so a retry. */
+export function sendInterrupted(): Error {
+  return Object.assign(new Error('send interrupted by shutdown'), { code: 'EABORTED' })
 }
