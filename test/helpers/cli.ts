@@ -34,6 +34,19 @@ export function spawnRagtime(args: string[], env: Record<string, string>, cwd?: 
   return { child, stderr: () => stderr, exited }
 }
 
+/**
+ * Waits for `work`, but fails at once, with its log, if one of `processes` ends first: a worker
+ * that died at start-up should not look like a slow one.
+ */
+export async function whileRunning<T>(processes: readonly Spawned[], work: Promise<T>): Promise<T> {
+  const died = processes.map(async (p) => {
+    const exit = await p.exited
+    throw new Error(`ragtime exited early (${exit.code ?? exit.signal}):\n${p.stderr()}`)
+  })
+  for (const death of died) death.catch(() => {})
+  return Promise.race([work, ...died])
+}
+
 /** Runs `ragtime <args>` to completion. */
 export async function runRagtime(
   args: string[],

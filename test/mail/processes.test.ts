@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { transaction } from '../../src/db/index.ts'
 import { outboxFromConfig } from '../../src/mail/index.ts'
-import { spawnRagtime } from '../helpers/cli.ts'
+import { spawnRagtime, whileRunning } from '../helpers/cli.ts'
 import { testDb, testEnv } from '../helpers/env.ts'
 import { startSmtpSink, type Verdict } from '../helpers/smtp-sink.ts'
 import { loadConfig } from '../../src/config/index.ts'
@@ -74,7 +74,7 @@ describe('worker processes', () => {
     const { db, outbox } = await queued(5_000, env)
     try {
       const workers = [spawnRagtime(['worker'], env), spawnRagtime(['worker'], env)]
-      await sink.waitForAccepted(5_000, 150_000)
+      await whileRunning(workers, sink.waitForAccepted(5_000, 150_000))
       await until(async () => (await outbox.status()).counts.sent === 5_000, 'all 5,000 recorded as sent')
       for (const w of workers) w.child.kill('SIGTERM')
       for (const w of workers) assert.equal((await w.exited).code, 0, w.stderr())
