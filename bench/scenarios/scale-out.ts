@@ -14,7 +14,7 @@ import type { BenchOptions, Scenario } from './scenario.ts'
 
 const SMTP_DELAY_MS = 20
 const SIZES = {
-  full: { messages: 2_000, rounds: 2, workerCounts: [1, 2, 4] },
+  full: { messages: 4_000, rounds: 2, workerCounts: [1, 2, 4] },
   quick: { messages: 300, rounds: 1, workerCounts: [1, 4] },
 }
 
