@@ -49,9 +49,6 @@ export interface Outbox {
   status(): Promise<OutboxStatus>
   list(filter?: { state?: MailState; limit?: number }): Promise<OutboxRow[]>
   get(id: number): Promise<OutboxRow | undefined>
-  /** Sends a `dead`, `retrying` or `cancelled` message again now; returns how many were queued. */
-  retry(id: number): Promise<number>
-  retryDead(): Promise<number>
   /** Resolves once message `id` is in one of `states`; for tests and scripts, never for requests. */
   waitFor(id: number, states: MailState | readonly MailState[], options?: { timeoutMs?: number }): Promise<OutboxRow>
   readonly store: OutboxStore
@@ -115,18 +112,6 @@ export function createOutbox({ db, renderer, clock = systemClock }: OutboxOption
 
     list: ({ state, limit = 100 } = {}) => store.list({ ...(state ? { state } : {}), limit }),
     get: (id) => store.get(id),
-
-    async retry(id) {
-      const n = await store.retry({ id }, clock.now())
-      if (n > 0) wake()
-      return n
-    },
-
-    async retryDead() {
-      const n = await store.retry({ state: 'dead' }, clock.now())
-      if (n > 0) wake()
-      return n
-    },
 
     async waitFor(id, states, { timeoutMs = 30_000 } = {}) {
       const wanted: readonly MailState[] = typeof states === 'string' ? [states] : states

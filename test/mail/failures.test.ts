@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { mailOperations } from '../../src/mail/index.ts'
 import { ManualClock } from '../helpers/env.ts'
 import { harness } from '../helpers/outbox.ts'
 
@@ -92,7 +93,7 @@ describe('failures: retry, dead letters, suppression, take-over', () => {
     await h.worker.runOnce()
     assert.equal((await h.outbox.get(id))?.state, 'dead')
     refuse = false
-    assert.equal(await h.outbox.retryDead(), 1)
+    assert.equal(await mailOperations(h.db, h.outbox).perform('test', { action: 'retry-dead' }), 1)
     assert.equal((await h.worker.runOnce()).sent, 1)
     assert.equal((await h.outbox.get(id))?.state, 'sent')
   })

@@ -2,14 +2,16 @@ import { sql, type Transaction } from 'kysely'
 import type { Database, Db, Millis } from '../../db/index.ts'
 import { addressKey } from '../../lib/email-address.ts'
 import { LIVE_STATES, MAIL_STATES, type MailState, WAITING_STATES } from '../states.ts'
-import { retry } from './operations.ts'
 import { postgresStore } from './postgres.ts'
 import { sqliteStore } from './sqlite.ts'
 import type { DialectStore, NewMail, OutboxRow } from './types.ts'
 
 export type { ClaimedMail, NewMail, OutboxRow, Outcome } from './types.ts'
 
-/** Every query the outbox runs. Only `claim`, `record` and `notify` depend on the dialect. */
+/**
+ * The queries of enqueue and delivery (the operators' are in operations.ts). Only `claim`,
+ * `record`, `notify` and `subscribe` depend on the dialect.
+ */
 export interface OutboxStore extends DialectStore {
   /** `created` is false when a live message with the same dedupe key is returned instead. */
   insert(trx: Transaction<Database>, mail: NewMail): Promise<{ id: number; state: MailState; created: boolean }>
@@ -20,7 +22,6 @@ export interface OutboxStore extends DialectStore {
   oldestWaitingSince(): Promise<Millis | null>
   list(filter: { state?: MailState; limit: number }): Promise<OutboxRow[]>
   get(id: number): Promise<OutboxRow | undefined>
-  retry(filter: { id: number } | { state: 'dead' }, now: Millis): Promise<number>
   /** The latest messages that failed their last attempt (retrying or dead), newest first. */
   failing(limit: number): Promise<OutboxRow[]>
   isSuppressed(address: string): Promise<boolean>
@@ -152,8 +153,6 @@ export function createOutboxStore(db: Db): OutboxStore {
       const row = await k.selectFrom('mail_outbox').selectAll().where('id', '=', id).executeTakeFirst()
       return row && toRow(row)
     },
-
-    retry: (filter, now) => retry(k, filter, now),
 
     async failing(limit) {
       const rows = await k
