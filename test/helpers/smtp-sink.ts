@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import { simpleParser, type ParsedMail } from 'mailparser'
 import { SMTPServer, type SMTPServerSession } from 'smtp-server'
 
@@ -22,7 +23,10 @@ export interface SmtpSink {
   readonly received: ReceivedMail[]
   /** Messages offered so far, accepted or not. */
   readonly offered: () => number
-  readonly connections: { current: number; max: number }
+  /** Open now, the most open at once, and opened in all. */
+  readonly connections: { current: number; max: number; opened: number }
+  /** Cuts every client connection, the way a server ending idle sessions does. */
+  dropConnections(): void
   parse(index: number): Promise<ParsedMail>
   /** Resolves once `count` messages were accepted. */
   waitForAccepted(count: number, timeoutMs?: number): Promise<void>
@@ -31,7 +35,8 @@ export interface SmtpSink {
 
 export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const received: ReceivedMail[] = []
-  const connections = { current: 0, max: 0 }
+  const connections = { current: 0, max: 0, opened: 0 }
+  const sockets = new Set<Socket>()
   const waiters: { count: number; resolve: () => void }[] = []
   let offered = 0
 
@@ -44,6 +49,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     logger: false,
     onConnect(_session: SMTPServerSession, callback: (err?: Error) => void) {
       connections.current++
+      connections.opened++
       connections.max = Math.max(connections.max, connections.current)
       callback()
     },
@@ -79,6 +85,10 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     },
   })
   server.on('error', () => {})
+  server.server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve())
@@ -91,6 +101,9 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     received,
     offered: () => offered,
     connections,
+    dropConnections: () => {
+      for (const socket of sockets) socket.destroy()
+    },
     parse: (index) => simpleParser(received[index]?.raw ?? ''),
     waitForAccepted(count, timeoutMs = 30_000) {
       if (received.length >= count) return Promise.resolve()
