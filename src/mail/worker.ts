@@ -75,6 +75,7 @@ export class DeliveryWorker {
   #stopping = false
   #signalled = false
   #wakeLoop: (() => void) | undefined
+  #wakeTimer: NodeJS.Timeout | undefined
   #unsubscribe: (() => Promise<void>) | undefined
   #idleWaiters: (() => void)[] = []
   readonly #onWake = () => {
@@ -198,25 +199,33 @@ export class DeliveryWorker {
 
   /** Wakes {@link nextEvent}: a send finished, mail was committed here, or stop was called. */
   #signal(): void {
-    if (this.#wakeLoop) this.#wakeLoop()
+    if (this.#wakeLoop) this.#wakeUp()
     else this.#signalled = true
   }
 
-  /** Waits for the next signal, or at most `timeoutMs`. */
+  /**
+   * Waits for the next signal, or at most `timeoutMs`. It runs once per message, so it makes no
+   * closure of its own: under tsx every named closure is renamed with Object.defineProperty,
+   * which costs a function a dictionary-mode hidden class (sometimes a new one, in the old
+   * generation).
+   */
   #nextEvent(timeoutMs?: number): Promise<void> {
     if (this.#signalled) {
       this.#signalled = false
       return Promise.resolve()
     }
     return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer)
-        this.#wakeLoop = undefined
-        resolve()
-      }
-      const timer = timeoutMs === undefined ? undefined : setTimeout(done, timeoutMs)
-      this.#wakeLoop = done
+      this.#wakeLoop = resolve
+      if (timeoutMs !== undefined) this.#wakeTimer = setTimeout(this.#wakeUp, timeoutMs)
     })
+  }
+
+  readonly #wakeUp = (): void => {
+    clearTimeout(this.#wakeTimer)
+    this.#wakeTimer = undefined
+    const wake = this.#wakeLoop
+    this.#wakeLoop = undefined
+    wake?.()
   }
 
   /** Never rejects: a failed claim is logged and returns nothing, and the poll tries again. */
@@ -241,16 +250,15 @@ export class DeliveryWorker {
 
   /** One attempt; never rejects. It stops waiting for its body or the server once `abandoned` rejects. */
   async #attempt(mail: ClaimedMail, body: Promise<string | undefined>, abandoned: Promise<never>): Promise<Attempt> {
-    const about = { template: mail.template, createdAt: mail.createdAt }
     let raw: string | undefined
     try {
       raw = await Promise.race([body, abandoned])
     } catch (err) {
-      return { ...about, sendMs: null, outcome: this.#failed(mail, err) }
+      return attempt(mail, null, this.#failed(mail, err))
     }
     if (raw === undefined) {
       const error = 'the stored message is missing'
-      return { ...about, sendMs: null, outcome: { id: mail.id, kind: 'dead', template: mail.template, failure: 'permanent', error, suppress: null } }
+      return attempt(mail, null, { id: mail.id, kind: 'dead', template: mail.template, failure: 'permanent', error, suppress: null })
     }
     const started = performance.now()
     try {
@@ -258,9 +266,9 @@ export class DeliveryWorker {
         this.#transport.send({ raw, envelope: { from: mail.envelopeFrom, to: [mail.recipient] } }),
         abandoned,
       ])
-      return { ...about, sendMs: performance.now() - started, outcome: { id: mail.id, kind: 'sent', response } }
+      return attempt(mail, performance.now() - started, { id: mail.id, kind: 'sent', response })
     } catch (err) {
-      return { ...about, sendMs: performance.now() - started, outcome: this.#failed(mail, err) }
+      return attempt(mail, performance.now() - started, this.#failed(mail, err))
     }
   }
 
@@ -299,7 +307,7 @@ export class DeliveryWorker {
         for (const attempt of attempts) {
           this.#held.delete(attempt.outcome.id)
           // Observers hear of what the database holds, not of outcomes for rows we lost.
-          if (recorded.has(attempt.outcome.id)) signals.emit('attempted', { ...attempt, recordedAt })
+          if (recorded.has(attempt.outcome.id)) signals.emit('attempted', recordedAttempt(attempt, recordedAt))
         }
         signals.emit('recorded')
       } catch (err) {
@@ -332,4 +340,16 @@ export class DeliveryWorker {
       this.#log.error({ err, worker: this.id }, 'could not renew the lease')
     }
   }
+}
+
+// The two builders below spell every property out instead of spreading another object: on
+// Node 20 (V8 11.3) `{ ...a, b }` gives every object it makes a hidden class of its own,
+// allocated in the old generation, which a long drain filled at some 500 bytes per message.
+
+function attempt(mail: ClaimedMail, sendMs: number | null, outcome: Outcome): Attempt {
+  return { template: mail.template, createdAt: mail.createdAt, sendMs, outcome }
+}
+
+function recordedAttempt(attempt: Attempt, recordedAt: number): AttemptedEvent {
+  return { template: attempt.template, createdAt: attempt.createdAt, sendMs: attempt.sendMs, outcome: attempt.outcome, recordedAt }
 }

@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely'
+import { expressionBuilder, type Transaction } from 'kysely'
 import type { Database, Millis } from '../../db/index.ts'
 import type { Outcome } from './types.ts'
 
@@ -15,19 +15,16 @@ export async function recordOutcomes(
   now: Millis,
 ): Promise<Set<number>> {
   const recorded = new Set<number>()
-  const mine = () =>
-    trx.updateTable('mail_outbox').where('state', '=', 'sending').where('locked_by', '=', workerId)
-  const unlocked = { locked_by: null, locked_until: null, updated_at: now }
+  // Each `set` object is written out in full rather than spread from a shared one: on Node 20
+  // a spread with added properties makes a new hidden class (in the old generation) each time.
   const [first, ...rest] = outcomes.filter((o) => o.kind === 'sent')
   if (first) {
-    const updated = await mine()
-      .set((eb) => {
-        const response = rest.reduce(
-          (chain, o) => chain.when('id', '=', o.id).then(o.response),
-          eb.case().when('id', '=', first.id).then(first.response),
-        )
-        return { ...unlocked, state: 'sent', sent_at: now, last_response: response.end() }
-      })
+    const response = rest.reduce(
+      (chain, o) => chain.when('id', '=', o.id).then(o.response),
+      outbox.case().when('id', '=', first.id).then(first.response),
+    )
+    const updated = await leasedTo(trx, workerId)
+      .set({ locked_by: null, locked_until: null, updated_at: now, state: 'sent', sent_at: now, last_response: response.end() })
       .where('id', 'in', [first.id, ...rest.map((o) => o.id)])
       .returning('id')
       .execute()
@@ -35,12 +32,12 @@ export async function recordOutcomes(
   }
   for (const outcome of outcomes) {
     if (outcome.kind === 'sent') continue
-    const { numUpdatedRows } = await mine()
+    const { numUpdatedRows } = await leasedTo(trx, workerId)
       .where('id', '=', outcome.id)
       .set(
         outcome.kind === 'retry'
-          ? { ...unlocked, state: 'retrying', run_at: outcome.runAt, last_error: outcome.error }
-          : { ...unlocked, state: 'dead', last_error: outcome.error },
+          ? { locked_by: null, locked_until: null, updated_at: now, state: 'retrying', run_at: outcome.runAt, last_error: outcome.error }
+          : { locked_by: null, locked_until: null, updated_at: now, state: 'dead', last_error: outcome.error },
       )
       .executeTakeFirst()
     if (numUpdatedRows === 0n) continue
@@ -64,4 +61,15 @@ export async function recordOutcomes(
     }
   }
   return recorded
+}
+
+/**
+ * Made once: this runs for every few messages sent, and an expression builder (what a `set`
+ * callback receives) is a function given some thirty properties, a new hidden class each time.
+ */
+const outbox = expressionBuilder<Database, 'mail_outbox'>()
+
+/** The rows `workerId` is sending: the only ones whose outcome it may record. */
+function leasedTo(trx: Transaction<Database>, workerId: string) {
+  return trx.updateTable('mail_outbox').where('state', '=', 'sending').where('locked_by', '=', workerId)
 }
