@@ -16,11 +16,11 @@ export interface DeliveryRun {
 }
 
 /** Drains a copy of the prepared queue in `template` (which is left as it was). */
-export async function drainCopy(template: string, smtpPort: number, nodeFlags: readonly string[] = []): Promise<DeliveryRun> {
+export async function drainCopy(template: string, smtpPort: number): Promise<DeliveryRun> {
   const file = newSqliteFile('drain')
   copyFileSync(template, file)
   try {
-    return await runBenchProcess<DeliveryRun>('drain.ts', [file, String(smtpPort), String(CONNECTIONS)], { nodeFlags, timeoutMs: 600_000 })
+    return await runBenchProcess<DeliveryRun>('drain.ts', [file, String(smtpPort), String(CONNECTIONS)], { timeoutMs: 600_000 })
   } finally {
     rmSync(file, { force: true })
   }

@@ -22,9 +22,9 @@ export function spawnTracked(command: string, args: readonly string[], options: 
 
 const PROCESSES_DIR = path.join(import.meta.dirname, '../processes')
 
-/** Starts `bench/processes/<script>` under tsx, with optional V8 flags before it. */
-export function spawnBenchProcess(script: string, args: readonly string[], nodeFlags: readonly string[] = []): ChildProcess {
-  return spawnTracked(process.execPath, [...nodeFlags, '--import', 'tsx', path.join(PROCESSES_DIR, script), ...args], {
+/** Starts `bench/processes/<script>` under tsx. */
+export function spawnBenchProcess(script: string, args: readonly string[]): ChildProcess {
+  return spawnTracked(process.execPath, ['--import', 'tsx', path.join(PROCESSES_DIR, script), ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
   })
 }
@@ -61,9 +61,9 @@ export function stdoutLines(child: ChildProcess): Interface {
 export async function runBenchProcess<T>(
   script: string,
   args: readonly string[],
-  { nodeFlags = [], timeoutMs }: { nodeFlags?: readonly string[]; timeoutMs: number },
+  { timeoutMs }: { timeoutMs: number },
 ): Promise<T> {
-  const child = spawnBenchProcess(script, args, nodeFlags)
+  const child = spawnBenchProcess(script, args)
   child.stdin?.end()
   let out = ''
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()))
