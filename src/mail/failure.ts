@@ -18,8 +18,16 @@ interface SmtpErrorShape {
 const ENHANCED_STATUS = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/
 
 /**
- * Transient: network errors, timeouts, SMTP 4xx, and authentication failures (an operator
- * fixes the password; the mail should then go out). Permanent: any other SMTP 5xx.
+ * The server's answer to this message (MAIL FROM, RCPT TO or DATA), as opposed to one about the
+ * connection: a 5xx greeting (a blocklisted IP), EHLO, STARTTLS or AUTH says nothing about the
+ * message, and the next attempt may well go through once an operator has acted.
+ */
+const ABOUT_THE_MESSAGE = new Set(['EENVELOPE', 'EMESSAGE'])
+
+/**
+ * Permanent: an SMTP 5xx answer to this message. Transient: everything else, network errors,
+ * timeouts, SMTP 4xx, and a 5xx while setting up the connection (greeting, EHLO, STARTTLS,
+ * authentication): that is the server's or the configuration's problem, not the message's.
  */
 export function classifyFailure(error: unknown): Failure {
   const e = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as SmtpErrorShape
@@ -27,7 +35,7 @@ export function classifyFailure(error: unknown): Failure {
   const responseCode = typeof e.responseCode === 'number' ? e.responseCode : undefined
   const response = typeof e.response === 'string' ? e.response : undefined
   const message = describe(code, responseCode, response ?? (typeof e.message === 'string' ? e.message : 'unknown error'))
-  const permanent = responseCode !== undefined && responseCode >= 500 && responseCode < 600 && code !== 'EAUTH'
+  const permanent = responseCode !== undefined && responseCode >= 500 && responseCode < 600 && ABOUT_THE_MESSAGE.has(code ?? '')
   if (!permanent) return { kind: 'transient', suppress: false, message }
   const enhanced = response ? ENHANCED_STATUS.exec(response) : null
   return { kind: 'permanent', suppress: enhanced?.[1] === '5' && enhanced[2] === '1', message }

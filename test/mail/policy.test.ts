@@ -28,6 +28,14 @@ describe('classifyFailure', () => {
   test('a refused login is transient: the operator fixes the password and the mail goes out', () => {
     assert.equal(classifyFailure(smtp(535, '535 5.7.8 bad credentials', 'EAUTH')).kind, 'transient')
   })
+
+  test('a 5xx while setting up the connection is not about the message: transient, nothing suppressed', () => {
+    assert.equal(classifyFailure(smtp(554, '554 5.7.1 your IP is on a blocklist', 'EPROTOCOL')).kind, 'transient')
+    assert.equal(classifyFailure(smtp(550, '550 5.1.1 greeting refused', 'EPROTOCOL')).suppress, false)
+    assert.equal(classifyFailure(smtp(500, '500 command not recognized', 'ETLS')).kind, 'transient')
+    assert.equal(classifyFailure(smtp(501, '501 bad EHLO', 'ECONNECTION')).kind, 'transient')
+    assert.equal(classifyFailure(smtp(554, '554 5.6.0 message refused', 'EMESSAGE')).kind, 'permanent')
+  })
 })
 
 describe('retryDelay', () => {

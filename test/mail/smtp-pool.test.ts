@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
 import { after, describe, test } from 'node:test'
-import { SMTPServer } from 'smtp-server'
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server'
 import { classifyFailure } from '../../src/mail/failure.ts'
 import { SmtpPool } from '../../src/mail/transports/smtp-pool.ts'
 import { smtpTransport } from '../../src/mail/transports/smtp.ts'
@@ -19,6 +20,16 @@ function pool(sink: Pick<SmtpSink, 'port'>, options: { maxConnections?: number; 
   })
   after(() => p.close())
   return p
+}
+
+/** A bare smtp-server on 127.0.0.1 with the given hooks (closed after the test). */
+async function listen(hooks: Partial<SMTPServerOptions>): Promise<{ port: number }> {
+  const server = new SMTPServer({ disabledCommands: ['STARTTLS', 'AUTH'], closeTimeout: 500, logger: false, ...hooks })
+  server.on('error', () => {})
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const address = server.server.address()
+  return { port: typeof address === 'object' && address ? address.port : 0 }
 }
 
 async function sink(options: Parameters<typeof startSmtpSink>[0] = {}): Promise<SmtpSink> {
@@ -76,6 +87,63 @@ describe('SMTP connection pool', () => {
     await p.send(envelope('c@example.test'), message(3))
     assert.equal(s.received.length, 3)
     assert.equal(s.connections.opened, opened + 1)
+  })
+
+  test('a send that races the server closing an idle connection goes out over a fresh one', async () => {
+    const s = await sink()
+    const p = pool(s, { maxConnections: 1 })
+    await p.send(envelope('a@example.test'), message(1))
+    s.dropConnections()
+    // Handed the idle connection before its close is seen: the first try fails on it.
+    await p.send(envelope('b@example.test'), message(2))
+    assert.deepEqual(
+      s.received.map((mail) => mail.envelope.to[0]),
+      ['a@example.test', 'b@example.test'],
+    )
+    assert.equal(s.connections.opened, 2)
+  })
+
+  test('a 421 to the envelope reaches the caller with the server reply, as a transient failure', async () => {
+    const server = await listen({
+      onRcptTo(_address, _session, callback) {
+        callback(Object.assign(new Error('4.7.0 Too busy, try later'), { responseCode: 421 }))
+      },
+    })
+    const p = pool(server, { maxConnections: 1 })
+    await assert.rejects(p.send(envelope('a@example.test'), message(1)), (error: { responseCode?: number; response?: string }) => {
+      assert.equal(error.responseCode, 421)
+      assert.match(error.response ?? '', /Too busy/)
+      assert.equal(classifyFailure(error).kind, 'transient')
+      return true
+    })
+  })
+
+  test('a server that refuses the connection (554 greeting) fails the send as transient, not the message', async () => {
+    const server = await listen({
+      onConnect(_session, callback) {
+        callback(new Error('5.7.1 Your IP is on a blocklist'))
+      },
+    })
+    const p = pool(server, { maxConnections: 1 })
+    await assert.rejects(p.send(envelope('a@example.test'), message(1)), (error: { responseCode?: number }) => {
+      assert.equal(error.responseCode, 554)
+      assert.deepEqual(classifyFailure(error), { ...classifyFailure(error), kind: 'transient', suppress: false })
+      return true
+    })
+  })
+
+  test('a server that hangs up before its greeting: the send fails with that cause, transient', async () => {
+    const server = createServer((socket) => socket.destroy())
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+    after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    const address = server.address()
+    const p = pool({ port: typeof address === 'object' && address ? address.port : 0 }, { maxConnections: 1 })
+    await assert.rejects(p.send(envelope('a@example.test'), message(1)), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'ECONNECTION')
+      assert.match(error.message, /closed unexpectedly/)
+      assert.equal(classifyFailure(error).kind, 'transient')
+      return true
+    })
   })
 
   test('a server that is down fails each waiting send, without hanging; once up, sending works', async () => {
@@ -153,7 +221,11 @@ describe('SMTP transport settings', () => {
     const s = await sink()
     const transport = smtpTransport({ host: '127.0.0.1', port: s.port, secure: false, startTls: true, username: undefined, password: undefined, maxConnections: 1 })
     after(() => transport.close())
-    await assert.rejects(transport.send({ raw: message(1), envelope: envelope('a@example.test') }), { code: 'ETLS' })
+    await assert.rejects(transport.send({ raw: message(1), envelope: envelope('a@example.test') }), (error) => {
+      assert.equal((error as { code?: string }).code, 'ETLS')
+      assert.equal(classifyFailure(error).kind, 'transient', 'a configuration problem, not a bad message')
+      return true
+    })
     assert.equal(s.offered(), 0)
   })
 })

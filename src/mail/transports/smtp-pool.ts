@@ -39,8 +39,9 @@ type Waiter = { resolve: (pooled: Pooled) => void; reject: (error: Error) => voi
 export class SmtpPool {
   readonly #options: SmtpPoolOptions
   /**
-   * Every connection open, opening or saying QUIT: a connection counts against the limit until
-   * its socket is done, so the server never sees more than maxConnections from this pool.
+   * Every connection open, opening or saying QUIT. One leaves the count when SMTPConnection
+   * ends it, which is as its socket starts closing: the server may see the next one open
+   * while the last FIN is on its way, as with nodemailer's own pool.
    */
   readonly #all = new Set<Pooled>()
   /** Connected, logged in and not sending. */
@@ -52,16 +53,30 @@ export class SmtpPool {
   #closed = false
 
   constructor(options: SmtpPoolOptions) {
-    this.#options = { ...options, maxConnections: Math.max(1, options.maxConnections) }
+    this.#options = { ...options, maxConnections: Math.max(1, options.maxConnections), maxMessages: Math.max(1, options.maxMessages) }
   }
 
   /** Sends `raw` (CRLF line ends) to the envelope's recipients; resolves with the server's reply. */
   async send(envelope: { from: string; to: string[] }, raw: string): Promise<SMTPConnection.SentMessageInfo> {
     const pooled = await this.#acquire()
+    try {
+      return await this.#sendOn(pooled, envelope, raw)
+    } catch (error) {
+      // A reused connection can be closed by the server (its idle timeout) just as it is handed
+      // out. The message goes once more over another connection now, rather than after the
+      // worker's back-off: a retry later would carry the same small risk of a duplicate.
+      if (pooled.sent === 0 || !connectionDropped(error)) throw error
+      return this.#sendOn(await this.#acquire(), envelope, raw)
+    }
+  }
+
+  async #sendOn(pooled: Pooled, envelope: { from: string; to: string[] }, raw: string): Promise<SMTPConnection.SentMessageInfo> {
     let info: SMTPConnection.SentMessageInfo
     try {
       info = await new Promise((resolve, reject) => {
-        pooled.onLost = reject
+        // Deferred: when nodemailer closes the connection before calling back (a 421 to a
+        // pipelined envelope), its error, which carries the server's reply, must win.
+        pooled.onLost = (error) => process.nextTick(reject, error)
         pooled.connection.send(envelope, raw, (error, sent) => (error ? reject(error) : resolve(sent!)))
       })
     } catch (error) {
@@ -131,7 +146,8 @@ export class SmtpPool {
       this.#all.delete(pooled)
       this.#openForWaiters()
     })
-    connection.connect(() => {
+    connection.connect((error) => {
+      if (error) return this.#lost(pooled, error) // the server closed the connection before greeting
       if (!auth) return ready()
       connection.login(auth, (error) => (error ? this.#lost(pooled, error) : ready()))
     })
@@ -191,4 +207,10 @@ function poolClosed(): Error {
 
 function connectionClosed(): Error {
   return Object.assign(new Error('SMTP connection closed'), { code: 'ECONNECTION' })
+}
+
+/** The connection went away under the send without the server answering it. */
+function connectionDropped(error: unknown): boolean {
+  const { code, responseCode } = (error ?? {}) as { code?: unknown; responseCode?: unknown }
+  return (code === 'ECONNECTION' || code === 'ESOCKET') && responseCode === undefined
 }
