@@ -140,7 +140,8 @@ export class SmtpPool {
       finishOpening()
       this.#release(pooled)
     }
-    // connect() calls back only on success: a connection that cannot open says so with 'error'.
+    // A connection that cannot open mostly says so with 'error' (connect() calls back with an
+    // error only when the server hangs up before its greeting).
     connection.on('error', (error) => this.#lost(pooled, error))
     connection.on('end', () => {
       this.#lost(pooled, connectionClosed())
@@ -148,7 +149,7 @@ export class SmtpPool {
       this.#openForWaiters()
     })
     connection.connect((error) => {
-      if (error) return this.#lost(pooled, error) // the server closed the connection before greeting
+      if (error) return this.#lost(pooled, error)
       if (!auth) return ready()
       connection.login(auth, (error) => (error ? this.#lost(pooled, error) : ready()))
     })
