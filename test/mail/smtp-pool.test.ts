@@ -169,11 +169,18 @@ describe('SMTP connection pool', () => {
     let release!: () => void
     const held = new Promise<void>((resolve) => (release = resolve))
     after(() => release())
-    const s = await sink({ verdict: () => held.then(() => 'accept' as const) })
+    let arrived!: () => void
+    const offered = new Promise<void>((resolve) => (arrived = resolve))
+    const s = await sink({
+      verdict: () => {
+        arrived()
+        return held.then(() => 'accept' as const)
+      },
+    })
     const p = pool(s, { maxConnections: 1 })
     const inFlight = p.send(envelope('a@example.test'), message(1))
     const waiting = p.send(envelope('b@example.test'), message(2))
-    while (s.offered() < 1) await new Promise((resolve) => setTimeout(resolve, 10))
+    await offered // the first message is with the server, which holds its answer
     const outcomes = Promise.allSettled([inFlight, waiting])
     p.close()
     const [first, second] = await outcomes
@@ -186,25 +193,15 @@ describe('SMTP connection pool', () => {
 describe('SMTP transport settings', () => {
   test('MAIL_USERNAME and MAIL_PASSWORD log in; a wrong password fails with EAUTH', async () => {
     const logins: string[] = []
-    const server = new SMTPServer({
+    const { port } = await listen({
       allowInsecureAuth: true,
-      closeTimeout: 500,
       disabledCommands: ['STARTTLS'],
-      logger: false,
       onAuth(auth, _session, callback) {
         logins.push(auth.username ?? '')
         if (auth.username === 'ragtime' && auth.password === 'secret') callback(null, { user: auth.username })
         else callback(new Error('Invalid username or password'))
       },
-      onData(stream, _session, callback) {
-        stream.resume()
-        stream.on('end', () => callback())
-      },
     })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-    after(() => new Promise<void>((resolve) => server.close(() => resolve())))
-    const address = server.server.address()
-    const port = typeof address === 'object' && address ? address.port : 0
     const settings = { host: '127.0.0.1', port, secure: false, startTls: false, maxConnections: 1 } as const
 
     const good = smtpTransport({ ...settings, username: 'ragtime', password: 'secret' })

@@ -124,9 +124,8 @@ export class SmtpPool {
     const auth = this.#options.auth
     this.#all.add(pooled)
     this.#opening++
-    let opening = true
+    // Opening for as long as failOpening is set.
     const finishOpening = () => {
-      opening = false
       this.#opening--
       pooled.failOpening = undefined
     }
@@ -136,7 +135,7 @@ export class SmtpPool {
       this.#waiting.shift()?.reject(error)
     }
     const ready = () => {
-      if (!opening) return
+      if (!pooled.failOpening) return
       finishOpening()
       this.#release(pooled)
     }
