@@ -27,6 +27,8 @@ export interface MailOutboxTable {
   locked_until: Millis | null
   /** When retention removed the stored message of this sent mail (its row stays). */
   body_purged_at: Millis | null
+  /** The body carries a credential (a link) that is void after this: purge it once the message is finished. */
+  body_expires_at: Millis | null
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   listAudit,
   listSuppressions,
   pruneFailureLog,
+  purgeExpiredBodies,
   purgeSentBodies,
   recordAudit,
   retry,
@@ -29,7 +30,8 @@ export type MailAction =
 
 /** Why an action on one message or address changed nothing. */
 export const NOTHING_CHANGED = {
-  retry: 'it is not dead, retrying, cancelled or suppressed, its address is on the suppression list, or a newer copy is live',
+  retry:
+    'it is not dead, retrying, cancelled or suppressed, its address is on the suppression list, a newer copy is live, or its stored message was purged',
   cancel: 'it is not queued or retrying',
   unsuppress: 'the address is not on the suppression list',
 } as const
@@ -68,7 +70,16 @@ export interface MailOperations {
    * batches, and failure-log entries as old; records it when anything was purged; returns the count.
    */
   purgeExpired(actor: string, retentionMs: number): Promise<number>
+  /**
+   * Removes the stored message of finished mail (sent, dead, cancelled, suppressed) whose
+   * `bodyExpiresAt` has passed (rows stay), in batches; records it when anything was purged;
+   * returns the count. Mail still waiting to be sent keeps its body.
+   */
+  purgeExpiredBodies(actor: string): Promise<number>
 }
+
+/** How the audit log names what {@link MailOperations.purgeExpiredBodies} purged. */
+export const EXPIRED_BODIES_TARGET = 'finished mail past its body expiry'
 
 const MINUTE = 60_000
 const PURGE_BATCH = 1_000
@@ -150,6 +161,17 @@ export function mailOperations(db: Db, outbox: Outbox): MailOperations {
         const target = `sent over ${formatDuration(retentionMs)} ago`
         await recordAudit(db.kysely, { at: clock.now(), actor, action: 'purge', target, affected: total })
       }
+      return total
+    },
+
+    async purgeExpiredBodies(actor) {
+      let total = 0
+      for (;;) {
+        const purged = await purgeExpiredBodies(db.kysely, clock.now(), PURGE_BATCH)
+        total += purged
+        if (purged < PURGE_BATCH) break
+      }
+      if (total > 0) await recordAudit(db.kysely, { at: clock.now(), actor, action: 'purge', target: EXPIRED_BODIES_TARGET, affected: total })
       return total
     },
   }

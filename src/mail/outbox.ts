@@ -16,6 +16,15 @@ export interface EnqueueOptions {
   readonly priority?: MailPriority
   /** Not before this time. */
   readonly runAt?: Date
+  /**
+   * The stored message carries something, such as a link, that is void after this time: once
+   * the message is finished (sent, dead, cancelled or suppressed) and this time has passed, its
+   * stored body is deleted, keeping the row (marked `body_purged_at`), within minutes, long
+   * before retention would. A message still waiting to be sent keeps its body (what to do with
+   * a late message is the caller's business), and one whose body is gone cannot be retried.
+   * Unset: the body follows retention (`RAGTIME_MAIL_RETENTION`, sent mail only).
+   */
+  readonly bodyExpiresAt?: Date
 }
 
 export interface OutboxStatus {
@@ -76,6 +85,9 @@ export function createOutbox({ db, renderer, clock = systemClock }: OutboxOption
       const now = clock.now()
       const runAt = options.runAt?.getTime() ?? now
       if (!Number.isFinite(runAt)) throw new MailInputError('runAt is not a valid date')
+      const expires = options.bodyExpiresAt
+      const bodyExpiresAt = expires === undefined ? null : expires instanceof Date ? expires.getTime() : Number.NaN
+      if (bodyExpiresAt !== null && !Number.isFinite(bodyExpiresAt)) throw new MailInputError('bodyExpiresAt is not a valid date')
       if (options.dedupeKey !== undefined && (options.dedupeKey === '' || options.dedupeKey.length > 200)) {
         throw new MailInputError('dedupeKey must be 1 to 200 characters')
       }
@@ -89,6 +101,7 @@ export function createOutbox({ db, renderer, clock = systemClock }: OutboxOption
         raw: rendered.raw,
         priority: MAIL_PRIORITIES[options.priority ?? 'normal'],
         dedupeKey: options.dedupeKey ?? null,
+        bodyExpiresAt,
         runAt,
         now,
       })

@@ -10,6 +10,15 @@ export type MailState = (typeof MAIL_STATES)[number]
 /** States a worker may claim from. */
 export const WAITING_STATES = Object.freeze(['queued', 'retrying'] as const satisfies readonly MailState[])
 
+/**
+ * States a message does not leave by itself: it will not be sent (again) unless an operator
+ * retries it. Only these may lose their stored message before retention (`bodyExpiresAt`).
+ */
+export const FINISHED_STATES = Object.freeze(['sent', 'dead', 'cancelled', 'suppressed'] as const satisfies readonly MailState[])
+
+/** The other states: the message may still be sent. Every state is finished or unfinished. */
+export const UNFINISHED_STATES = Object.freeze(['queued', 'sending', 'retrying'] as const satisfies readonly MailState[])
+
 /** States under which a dedupe key is taken. */
 export const LIVE_STATES = Object.freeze(['queued', 'sending', 'retrying', 'sent'] as const satisfies readonly MailState[])
 

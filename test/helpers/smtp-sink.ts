@@ -10,6 +10,12 @@ export interface SinkOptions {
   port?: number
   /** Decides each message's fate; `n` counts messages from 1. May wait before answering. */
   verdict?: (n: number, raw: string) => Verdict | Promise<Verdict>
+  /** The answer to MAIL FROM (the envelope sender); accepted when unset. */
+  onMailFrom?: (address: string) => Verdict | Promise<Verdict>
+  /** The answer to each RCPT TO (one envelope recipient); accepted when unset. */
+  onRcptTo?: (address: string) => Verdict | Promise<Verdict>
+  /** Leave PIPELINING out of the EHLO reply, so the client waits for each envelope answer. */
+  noPipelining?: boolean
 }
 
 export interface ReceivedMail {
@@ -33,6 +39,14 @@ export interface SmtpSink {
   close(): Promise<void>
 }
 
+/** Calls back with the verdict's SMTP error, or with none to accept. */
+function answer(verdict: Verdict | Promise<Verdict> | undefined, callback: (err?: Error | null) => void): void {
+  Promise.resolve(verdict ?? 'accept').then(
+    (v) => callback(v === 'accept' ? null : Object.assign(new Error(v.message), { responseCode: v.code })),
+    callback,
+  )
+}
+
 export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const received: ReceivedMail[] = []
   const connections = { current: 0, max: 0, opened: 0 }
@@ -47,6 +61,13 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     disableReverseLookup: true,
     closeTimeout: 500,
     logger: false,
+    ...(options.noPipelining ? { hidePIPELINING: true } : {}),
+    onMailFrom(address, _session, callback) {
+      answer(options.onMailFrom?.(address.address), callback)
+    },
+    onRcptTo(address, _session, callback) {
+      answer(options.onRcptTo?.(address.address), callback)
+    },
     onConnect(_session: SMTPServerSession, callback: (err?: Error) => void) {
       connections.current++
       connections.opened++

@@ -65,6 +65,74 @@ describe('failures: retry, dead letters, suppression, take-over', () => {
     assert.equal(await h.outbox.store.isSuppressed('ann@example.test'), false)
   })
 
+  // Suppression is for a recipient the server says does not exist. A refused sender is about us:
+  // it must not put the admin, or anyone, on the list.
+  for (const pipelining of [true, false]) {
+    test(`MAIL FROM refused with 550 5.1.8 (${pipelining ? 'pipelined' : 'one command at a time'}): dead, nobody suppressed, later mail sent`, async () => {
+      let refuseSender = true
+      const h = await harness({
+        sink: {
+          noPipelining: !pipelining,
+          onMailFrom: () => (refuseSender ? { code: 550, message: '5.1.8 <noreply@ragtime.test>: Sender address rejected: Domain not found' } : 'accept'),
+        },
+      })
+      const id = await h.send('admin@example.test')
+      assert.equal((await h.worker.runOnce()).dead, 1)
+      const row = await h.outbox.get(id)
+      assert.equal(row?.state, 'dead')
+      assert.equal(row?.attempts, 1)
+      assert.match(row?.lastError ?? '', /^EENVELOPE 550 MAIL FROM: 550 5\.1\.8 .*Sender address rejected/)
+      assert.equal(await h.outbox.store.isSuppressed('admin@example.test'), false)
+      assert.equal((await h.db.kysely.selectFrom('mail_suppression').selectAll().execute()).length, 0)
+
+      refuseSender = false
+      const next = await h.send('admin@example.test')
+      assert.equal((await h.outbox.get(next))?.state, 'queued')
+      assert.equal((await h.worker.runOnce()).sent, 1)
+      assert.equal((await h.outbox.get(next))?.state, 'sent')
+      assert.deepEqual(h.sink.received.map((m) => m.envelope.to), [['admin@example.test']])
+    })
+  }
+
+  test('RCPT TO refused with 550 5.1.1: dead, the address suppressed', async () => {
+    const h = await harness({
+      sink: { onRcptTo: (to) => (to === 'gone@example.test' ? { code: 550, message: '5.1.1 <gone@example.test>: Recipient address rejected: User unknown' } : 'accept') },
+    })
+    const id = await h.send('gone@example.test')
+    const other = await h.send('ann@example.test')
+    assert.deepEqual(await h.worker.runOnce(), { claimed: 2, sent: 1, retrying: 0, dead: 1 })
+    const row = await h.outbox.get(id)
+    assert.equal(row?.state, 'dead')
+    assert.match(row?.lastError ?? '', /^EENVELOPE 550: 550 5\.1\.1 /)
+    assert.equal(await h.outbox.store.isSuppressed('gone@example.test'), true)
+    assert.equal(await h.outbox.store.isSuppressed('ann@example.test'), false)
+    assert.equal((await h.outbox.get(other))?.state, 'sent')
+    assert.equal((await h.outbox.get(await h.send('gone@example.test')))?.state, 'suppressed')
+  })
+
+  test('RCPT TO refused with 550 5.1.8 (a sender check answered at RCPT TO, as Postfix does): dead, nobody suppressed', async () => {
+    const h = await harness({ sink: { onRcptTo: () => ({ code: 550, message: '5.1.8 <noreply@ragtime.test>: Sender address rejected: Domain not found' }) } })
+    const id = await h.send('ann@example.test')
+    assert.equal((await h.worker.runOnce()).dead, 1)
+    assert.equal((await h.outbox.get(id))?.state, 'dead')
+    assert.equal(await h.outbox.store.isSuppressed('ann@example.test'), false)
+  })
+
+  test('the message refused with 550 5.1.8 at the end of DATA: dead, nobody suppressed, later mail sent', async () => {
+    let refuse = true
+    const h = await harness({ sink: { verdict: () => (refuse ? { code: 550, message: '5.1.8 Bad sender system address' } : 'accept') } })
+    const id = await h.send('ann@example.test')
+    assert.equal((await h.worker.runOnce()).dead, 1)
+    const row = await h.outbox.get(id)
+    assert.equal(row?.state, 'dead')
+    assert.match(row?.lastError ?? '', /^EMESSAGE 550: 550 5\.1\.8 /)
+    assert.equal(await h.outbox.store.isSuppressed('ann@example.test'), false)
+    refuse = false
+    const next = await h.send('ann@example.test')
+    assert.equal((await h.worker.runOnce()).sent, 1)
+    assert.equal((await h.outbox.get(next))?.state, 'sent')
+  })
+
   test('transient failures for longer than the give-up age end dead, visibly', async () => {
     const clock = new ManualClock()
     const h = await harness({

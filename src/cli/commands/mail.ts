@@ -102,6 +102,9 @@ export async function mailCommand(args: string[]): Promise<void> {
         if (!age.success) fail('--older-than must be a duration such as 30d or 12h', 2)
         const purged = await operations.purgeExpired(CLI_ACTOR, age.data)
         out(`purged the stored message of ${purged} sent ${purged === 1 ? 'email' : 'emails'} older than ${formatDuration(age.data)}`)
+        // And, as every worker does every few minutes, that of finished mail past its body expiry.
+        const expired = await operations.purgeExpiredBodies(CLI_ACTOR)
+        out(`purged the stored message of ${expired} finished ${expired === 1 ? 'email' : 'emails'} past their expiry`)
         break
       }
       case 'send-test': {

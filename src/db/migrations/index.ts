@@ -4,6 +4,7 @@ import * as m0001 from './0001-mail-outbox.ts'
 import * as m0002 from './0002-accounts.ts'
 import * as m0003 from './0003-dev-inbox.ts'
 import * as m0004 from './0004-mail-operations.ts'
+import * as m0005 from './0005-security.ts'
 
 type Step = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> }
 
@@ -13,6 +14,7 @@ const STEPS: Record<string, Step> = {
   '0002-accounts': m0002,
   '0003-dev-inbox': m0003,
   '0004-mail-operations': m0004,
+  '0005-security': m0005,
 }
 
 export function migrations(dialect: Dialect): Record<string, Migration> {

@@ -54,6 +54,7 @@ export function createOutboxStore(db: Db): OutboxStore {
           message_id: mail.messageId,
           envelope_from: mail.envelopeFrom,
           dedupe_key: mail.dedupeKey,
+          body_expires_at: mail.bodyExpiresAt,
           created_at: mail.now,
           run_at: mail.runAt,
           updated_at: mail.now,

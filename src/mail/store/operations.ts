@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Millis } from '../../db/index.ts'
 import { addressKey } from '../../lib/email-address.ts'
-import { LIVE_STATES } from '../states.ts'
+import { LIVE_STATES, UNFINISHED_STATES } from '../states.ts'
 import type { OutboxDb } from './types.ts'
 
 /** The queries behind the dashboard and `ragtime mail`; the same SQL on both databases. */
@@ -59,14 +59,16 @@ export async function unsuppress(db: OutboxDb, address: string): Promise<number>
 
 /**
  * Sends again now: one `dead`, `retrying`, `cancelled` or `suppressed` message, or every `dead`
- * one. The give-up clock restarts: an operator asked for another day of trying. Two kinds are
+ * one. The give-up clock restarts: an operator asked for another day of trying. Three kinds are
  * left alone: mail to an address still on the suppression list (remove it from the list first),
- * and mail whose dedupe key a newer live message holds (that one is the mail to send).
+ * mail whose dedupe key a newer live message holds (that one is the mail to send), and mail whose
+ * stored message was purged (it expired: there is nothing left to send).
  */
 export async function retry(db: OutboxDb, filter: { id: number } | { state: 'dead' }, now: Millis): Promise<number> {
   let query = db
     .updateTable('mail_outbox')
     .set({ state: 'queued', run_at: now, first_attempt_at: null, locked_by: null, locked_until: null, updated_at: now })
+    .where('body_purged_at', 'is', null)
     .where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('mail_suppression').select('address').whereRef('mail_suppression.address', '=', sql<string>`lower(mail_outbox.recipient)`))),
     )
@@ -125,6 +127,53 @@ export async function purgeSentBodies(db: OutboxDb, sentBefore: Millis, now: Mil
   const ids = marked.map((r) => Number(r.id))
   if (ids.length > 0) await db.deleteFrom('mail_body').where('outbox_id', 'in', ids).execute()
   return ids.length
+}
+
+/**
+ * Removes the stored message of up to `limit` finished mails (sent, dead, cancelled, suppressed)
+ * whose `body_expires_at` is past; their rows stay, marked `body_purged_at`. Mail that may still
+ * be sent (queued, sending, retrying) keeps its body. Returns how many were purged (call again
+ * while it is `limit`). The look-up reads the partial index `mail_outbox_body_expires` outside
+ * any transaction, so a sweep that finds nothing takes no write lock; the rows are then marked,
+ * re-checking that each is still finished and unpurged (an operator's retry, or another sweep,
+ * may have come first), and only the bodies of the rows this call marked are deleted.
+ */
+export async function purgeExpiredBodies(db: OutboxDb, now: Millis, limit: number): Promise<number> {
+  const due = await expiredBodiesDue(db, now, limit).execute()
+  if (due.length === 0) return 0
+  const ids = due.map((r) => Number(r.id))
+  return db.transaction().execute(async (trx) => {
+    const marked = await trx
+      .updateTable('mail_outbox')
+      .set({ body_purged_at: now })
+      .where('id', 'in', ids)
+      .where('body_purged_at', 'is', null)
+      .where('state', 'not in', UNFINISHED_STATES)
+      .returning('id')
+      .execute()
+    const purged = marked.map((r) => Number(r.id))
+    if (purged.length > 0) await trx.deleteFrom('mail_body').where('outbox_id', 'in', purged).execute()
+    return purged.length
+  })
+}
+
+/** The look-up of {@link purgeExpiredBodies}: finished mail whose body expired, oldest expiry first. */
+export function expiredBodiesDue(db: OutboxDb, now: Millis, limit: number) {
+  return (
+    db
+      .selectFrom('mail_outbox')
+      .select('id')
+      // Both terms of the partial index's predicate, spelt as it is, so that it can be used.
+      .where('body_expires_at', 'is not', null)
+      .where('body_purged_at', 'is', null)
+      .where('body_expires_at', '<=', now)
+      // Finished, spelt "not unfinished": the same rows, but an IN list would lead SQLite's
+      // planner (which has no statistics) to the state index, reading every sent message, rather
+      // than to the partial index on body_expires_at.
+      .where('state', 'not in', UNFINISHED_STATES)
+      .orderBy('body_expires_at')
+      .limit(limit)
+  )
 }
 
 /** The failure log only feeds the last hour's chart: what is older than `before` goes. */

@@ -12,6 +12,8 @@ export interface NewMail {
   readonly raw: string
   readonly priority: number
   readonly dedupeKey: string | null
+  /** Once finished and past this, the stored message is deleted (see EnqueueOptions.bodyExpiresAt). */
+  readonly bodyExpiresAt: Millis | null
   readonly runAt: Millis
   readonly now: Millis
 }
