@@ -1,9 +1,9 @@
 import path from 'node:path'
 import { z } from 'zod'
 import { normalizeAddress, parseMailbox } from '../lib/email-address.ts'
-import { type DatabaseLocation, databaseLocation, duration, flag, httpUrl, integer, line } from './parsers.ts'
+import { type DatabaseLocation, databaseLocation, duration, flag, httpUrl, integer, line, type TrustedProxies, trustedProxies } from './parsers.ts'
 
-export type { DatabaseLocation } from './parsers.ts'
+export type { DatabaseLocation, TrustedProxies } from './parsers.ts'
 
 /** How the outbox delivers: every default is documented in docs/outbox.md. */
 export interface DeliveryConfig {
@@ -43,7 +43,13 @@ export interface Config {
   readonly port: number
   readonly host: string
   readonly baseUrl: string
-  readonly trustProxy: boolean
+  /** Which peers may set X-Forwarded-For: none, the nearest N hops, or these addresses/CIDRs. */
+  readonly trustProxy: TrustedProxies
+  /**
+   * Bearer token for `/metrics` (web and `worker --metrics-port`). Unset: open in development,
+   * 404 in production.
+   */
+  readonly metricsToken: string | undefined
   readonly database: DatabaseLocation
   /** Unset means: development mail goes to the dev inbox. */
   readonly smtp: SmtpConfig | undefined
@@ -89,7 +95,7 @@ function schema(cwd: string) {
     PORT: integer(0, 65535).default(3000),
     HOST: line.default('localhost'),
     BASE_URL: httpUrl.optional(),
-    RAGTIME_TRUST_PROXY: flag.default(false),
+    RAGTIME_TRUST_PROXY: trustedProxies.default(false),
     DATABASE_URL: databaseLocation(cwd).default({ kind: 'sqlite', path: `${cwd}/data/ragtime.sqlite` }),
     MAIL_SERVER: line.trim().optional(),
     MAIL_PORT: integer(1, 65535).default(587),
@@ -113,6 +119,11 @@ function schema(cwd: string) {
     RAGTIME_RATE_LIMITS: flag.default(true),
     RAGTIME_PASSWORD_COST: integer(10, 20).default(15),
     SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+    RAGTIME_METRICS_TOKEN: z
+      .string()
+      .min(32, 'must be at least 32 characters')
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it is sent in an Authorization header)')
+      .optional(),
     RAGTIME_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
 }
@@ -163,6 +174,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     host: e.HOST,
     baseUrl,
     trustProxy: e.RAGTIME_TRUST_PROXY,
+    metricsToken: e.RAGTIME_METRICS_TOKEN,
     database: e.DATABASE_URL,
     smtp: e.MAIL_SERVER
       ? {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import path from 'node:path'
 import { z } from 'zod'
 
@@ -69,4 +70,50 @@ export function databaseLocation(cwd: string) {
     })
     return z.NEVER
   })
+}
+
+/** Who may set X-Forwarded-For: nobody, the nearest N hops, or the listed proxy addresses/CIDRs. */
+export type TrustedProxies = false | number | readonly string[]
+
+const MAX_PROXY_HOPS = 10
+
+/**
+ * `off` | a hop count (`1`: one reverse proxy in front of the app) | `127.0.0.1,10.0.0.0/8,::1`.
+ * `on` is refused: trusting every hop lets any client pick the address it is rate-limited under.
+ */
+export const trustedProxies = z.string().trim().transform((value, ctx): TrustedProxies => {
+  const lower = value.toLowerCase()
+  if (['', '0', 'off', 'false', 'no'].includes(lower)) return false
+  if (['on', 'true', 'yes'].includes(lower)) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'trusting every proxy lets any client choose its own address: give the number of reverse proxies in front of the app (e.g. 1) or their addresses (e.g. 127.0.0.1,10.0.0.0/8)',
+    })
+    return z.NEVER
+  }
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value)
+    if (hops <= MAX_PROXY_HOPS) return hops
+    ctx.addIssue({ code: 'custom', message: `must be a number of proxies from 1 to ${MAX_PROXY_HOPS}, or their addresses (got "${value}")` })
+    return z.NEVER
+  }
+  const entries = value.split(',').map((entry) => entry.trim())
+  const bad = entries.filter((entry) => !isAddressOrCidr(entry))
+  if (bad.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be off, a number of proxies, or proxy addresses/CIDRs such as 127.0.0.1,10.0.0.0/8,::1 (not valid: ${bad.map((b) => `"${b}"`).join(', ')})`,
+    })
+    return z.NEVER
+  }
+  return entries
+})
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/')
+  const version = isIP(address)
+  if (version === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128)
 }

@@ -39,8 +39,10 @@ export const ragtimeApp = fp<AppDeps>(
     for (const routes of [siteRoutes, registerRoutes, confirmRoutes, loginRoutes, resetRoutes, changeEmailRoutes, adminMailRoutes]) {
       await app.register(routes)
     }
-    // Development only: in production every /dev path is a plain 404.
-    if (!deps.config.production) await app.register(devMailRoutes)
+    // The dev inbox shows what the dev SMTP server caught: only in development with no
+    // MAIL_SERVER (there is nothing for it to show otherwise). Everywhere else every /dev path is
+    // a plain 404.
+    if (!deps.config.production && !deps.config.smtp) await app.register(devMailRoutes)
   },
   { name: 'ragtime' },
 )

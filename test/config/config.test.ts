@@ -72,6 +72,36 @@ describe('loadConfig', () => {
     )
   })
 
+  test('RAGTIME_TRUST_PROXY: off, a hop count or proxy addresses; never "trust everyone"', () => {
+    for (const off of [undefined, '', 'off', 'false', '0', 'OFF']) assert.equal(loadConfig({ RAGTIME_TRUST_PROXY: off }).trustProxy, false, String(off))
+    assert.equal(loadConfig({ RAGTIME_TRUST_PROXY: '1' }).trustProxy, 1)
+    assert.equal(loadConfig({ RAGTIME_TRUST_PROXY: ' 2 ' }).trustProxy, 2)
+    assert.deepEqual(loadConfig({ RAGTIME_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8' }).trustProxy, ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8'])
+    for (const on of ['on', 'true', 'TRUE', 'yes']) {
+      assert.throws(
+        () => loadConfig({ RAGTIME_TRUST_PROXY: on }),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError)
+          assert.deepEqual(err.problems.map((p) => p.variable), ['RAGTIME_TRUST_PROXY'])
+          assert.match(err.message, /number of reverse proxies .* or their addresses/)
+          return true
+        },
+        on,
+      )
+    }
+    for (const bad of ['11', '10.0.0.0/33', '::1/129', 'proxy.internal', '10.0.0.1,', '1.2.3', '10.0.0.0/8/1']) {
+      assert.throws(() => loadConfig({ RAGTIME_TRUST_PROXY: bad }), /RAGTIME_TRUST_PROXY: /, bad)
+    }
+  })
+
+  test('RAGTIME_METRICS_TOKEN: at least 32 characters when set', () => {
+    assert.equal(loadConfig({}).metricsToken, undefined)
+    const token = 'm'.repeat(32)
+    assert.equal(loadConfig({ RAGTIME_METRICS_TOKEN: token }).metricsToken, token)
+    assert.throws(() => loadConfig({ RAGTIME_METRICS_TOKEN: 'short' }), /RAGTIME_METRICS_TOKEN: must be at least 32 characters/)
+    assert.throws(() => loadConfig({ RAGTIME_METRICS_TOKEN: `${token} x` }), /RAGTIME_METRICS_TOKEN: must be printable ASCII/)
+  })
+
   test('the result is frozen, all the way down', () => {
     const config = loadConfig({})
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.delivery) && Object.isFrozen(config.database))

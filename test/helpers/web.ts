@@ -32,7 +32,15 @@ export async function webHarness({
   sink: sinkOptions = {},
   clock,
   worker: runWorker = true,
-}: { env?: Record<string, string>; sink?: SinkOptions; clock?: Clock; worker?: boolean } = {}): Promise<WebHarness> {
+  devInbox = false,
+}: {
+  env?: Record<string, string>
+  sink?: SinkOptions
+  clock?: Clock
+  worker?: boolean
+  /** The app runs as in development with no MAIL_SERVER (so /dev is there); the worker still mails the sink. */
+  devInbox?: boolean
+} = {}): Promise<WebHarness> {
   const sink = await startSmtpSink(sinkOptions)
   const config = testConfig({
     MAIL_SERVER: '127.0.0.1',
@@ -45,7 +53,7 @@ export async function webHarness({
     ...env,
   }) as ReturnType<typeof testConfig> & { secretKey: string }
   const db = await testDb(config)
-  const deps = appDeps(config, db, clock)
+  const deps = appDeps(devInbox ? { ...config, smtp: undefined } : config, db, clock)
   const app = await buildServer(deps, silentLogger)
   const smtp = config.smtp!
   const worker = new DeliveryWorker({

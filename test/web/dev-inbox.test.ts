@@ -7,7 +7,7 @@ import { webHarness } from '../helpers/web.ts'
 import { MAIL_SAMPLES } from '../../templates/mail/samples.ts'
 
 async function harnessWithInbox() {
-  const h = await webHarness({ worker: false })
+  const h = await webHarness({ worker: false, devInbox: true })
   const capture = await startCaptureServer({ store: devInboxStore(h.db), port: 0, logger: silentLogger })
   const transport = nodemailer.createTransport({ host: '127.0.0.1', port: capture.port, ignoreTLS: true })
   return { h, capture, send: (mail: SendMailOptions) => transport.sendMail(mail), close: () => capture.close() }
@@ -65,7 +65,7 @@ describe('the dev inbox', () => {
   })
 
   test('previews: every template rendered with its sample data, HTML and text side by side', async () => {
-    const h = await webHarness({ worker: false })
+    const h = await webHarness({ worker: false, devInbox: true })
     const page = await h.client().get('/dev/mail/previews')
     assert.equal(page.statusCode, 200)
     for (const sample of Object.values(MAIL_SAMPLES)) {

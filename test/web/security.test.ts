@@ -91,14 +91,12 @@ describe('web security', () => {
     assert.deepEqual(codes, [202, 202, 202, 429])
   })
 
-  test('/healthz reports the database and the outbox counts', async () => {
+  test('/healthz reports health only: no outbox counts to tell which addresses were mailed', async () => {
     const h = await webHarness()
     await h.client().json('POST', '/auth/register', ann)
     await h.mailTo(ann.email)
     const health = await h.client().get('/healthz')
     assert.equal(health.statusCode, 200)
-    assert.equal(health.json().status, 'ok')
-    assert.equal(health.json().db, 'ok')
-    assert.equal(typeof health.json().outbox.sent, 'number')
+    assert.deepEqual(health.json(), { status: 'ok', db: 'ok' })
   })
 })

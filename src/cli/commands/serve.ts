@@ -53,6 +53,7 @@ export async function serveCommand(args: string[]): Promise<void> {
         ? `  mail:     caught by the dev inbox: ${config.baseUrl}/dev/mail (SMTP on 127.0.0.1:${capture.port})`
         : `  mail:     ${smtp ? `delivered to ${smtp.host}:${smtp.port}` : 'delivered by separate workers (--no-worker)'}`,
       config.rateLimits ? '' : '  rate limits: OFF (RAGTIME_RATE_LIMITS=off)',
+      config.production && !config.metricsToken ? '  metrics:  /metrics is off (set RAGTIME_METRICS_TOKEN to scrape it)' : '',
       '  stop:     Ctrl-C',
       '',
     ]

@@ -1,9 +1,10 @@
-import { createServer } from 'node:http'
 import { parseArgs } from 'node:util'
 import type { SmtpConfig } from '../../config/index.ts'
 import { integer } from '../../config/parsers.ts'
 import { createMetrics, type Metrics } from '../../metrics/index.ts'
 import { mailOperations, outboxFromConfig, startRetention, workerFromConfig } from '../../mail/index.ts'
+import { METRICS_CHALLENGE, metricsAccess } from '../../web/metrics-access.ts'
+import { limitedHttpServer } from '../../web/server.ts'
 import { type CommandContext, fail, onShutdownSignal, openContext } from '../context.ts'
 
 /** The SMTP server to deliver to: MAIL_SERVER, or in development the dev inbox's port. */
@@ -28,13 +29,16 @@ export async function workerCommand(args: string[]): Promise<void> {
   const outbox = outboxFromConfig(config, db)
   const worker = workerFromConfig(config, outbox, logger, target)
   const retention = startRetention(mailOperations(db, outbox), config.delivery.retentionMs, logger)
-  const metricsServer = metricsPort?.data === undefined ? undefined : await serveMetrics(createMetrics(outbox), config.host, metricsPort.data)
+  const metricsServer = metricsPort?.data === undefined ? undefined : await serveMetrics(createMetrics(outbox), config, metricsPort.data)
   onShutdownSignal(logger, async () => {
     metricsServer?.close()
     retention.stop()
     await worker.stop()
     await db.close()
   })
+  if (metricsServer && config.production && !config.metricsToken) {
+    logger.warn('--metrics-port: /metrics answers 404 in production until RAGTIME_METRICS_TOKEN is set')
+  }
   worker.start()
   logger.info(
     { worker: worker.id, smtp: `${target.host}:${target.port}`, concurrency: config.delivery.concurrency },
@@ -42,15 +46,24 @@ export async function workerCommand(args: string[]): Promise<void> {
   )
 }
 
-/** A bare HTTP server for `GET /metrics`; everything else is a 404. */
-async function serveMetrics(metrics: Metrics, host: string, port: number) {
-  const server = createServer((request, response) => {
-    if (request.method !== 'GET' || request.url !== '/metrics') {
-      response.writeHead(404).end()
+/**
+ * A bare HTTP server for `GET /metrics`, under the same access rule as the web app's (the
+ * metrics token); everything else is a 404.
+ */
+async function serveMetrics(metrics: Metrics, config: CommandContext['config'], port: number) {
+  const { host } = config
+  const server = limitedHttpServer((request, response) => {
+    const access = metricsAccess(config, request.headers.authorization)
+    if (request.method !== 'GET' || request.url !== '/metrics' || access === 'not_found') {
+      response.writeHead(404, { 'cache-control': 'no-store' }).end()
+      return
+    }
+    if (access === 'unauthorized') {
+      response.writeHead(401, { 'www-authenticate': METRICS_CHALLENGE, 'cache-control': 'no-store' }).end()
       return
     }
     metrics.render().then(
-      (body) => response.writeHead(200, { 'content-type': metrics.contentType }).end(body),
+      (body) => response.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' }).end(body),
       () => response.writeHead(500).end(),
     )
   })

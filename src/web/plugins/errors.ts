@@ -1,4 +1,6 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { setSecurityHeaders } from './security-headers.ts'
 
 const CLIENT_ERRORS: Record<string, { code: string; message: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'body_too_large', message: 'That is more than this form accepts.' },
@@ -30,3 +32,25 @@ export const errors = fp(
   },
   { name: 'errors', dependencies: ['views'] },
 )
+
+const BAD_REQUEST = { code: 'bad_request', message: 'This address is not valid.' } as const
+
+/**
+ * Fastify's `frameworkErrors`: what it answers itself, before routing and so before any hook or
+ * decorator of ours (a malformed URL such as `/%E0%A4%A`). A plain 400 in the problem shape,
+ * never echoing the path, with the headers every other answer carries.
+ */
+export function frameworkErrors({ https }: { https: boolean }) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    setSecurityHeaders(reply, { https })
+    // 414 for a too-long path segment; anything else it reports here is the client's URL too.
+    reply.code(error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400)
+    if ((request.headers.accept ?? '').includes('application/json')) {
+      reply.send({ error: BAD_REQUEST })
+      return
+    }
+    reply
+      .type('text/html; charset=utf-8')
+      .send(`<!doctype html>\n<html lang="en"><title>Bad request</title><h1>Bad request</h1><p>${BAD_REQUEST.message} <a href="/">Home</a></p></html>\n`)
+  }
+}

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { devInboxStore, type TemplateName } from '../../mail/index.ts'
 import { MAIL_SAMPLES } from '../../../templates/mail/samples.ts'
 import { seeOther } from './helpers.ts'
@@ -20,13 +20,28 @@ function sendMailHtml(reply: FastifyReply, html: string) {
     .send(`<base target="_top">${html}`)
 }
 
+/** `localhost`, `127.0.0.1` or `[::1]`, with or without a port. */
+const LOOPBACK_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/i
+
+/** Whether a request was addressed to this machine by a loopback name (never another site's). */
+export function isLoopbackHost(request: FastifyRequest): boolean {
+  // Both the Host header and, behind a trusted proxy, the forwarded host.
+  return [request.headers.host, request.host].every((host) => host !== undefined && LOOPBACK_HOST.test(host))
+}
+
 /**
- * The dev inbox and the template previews (development only: not registered in production, so
- * every /dev path answers 404 there).
+ * The dev inbox and the template previews (development without MAIL_SERVER only: not
+ * registered otherwise, so every /dev path answers 404 there).
  */
 export const devMailRoutes: FastifyPluginAsync = async (app) => {
   const inbox = devInboxStore(app.deps.db)
   const { outbox } = app.deps
+
+  // Only for a loopback Host: a page on another site whose name is made to resolve to 127.0.0.1
+  // (DNS rebinding) would otherwise read every caught email, confirmation links included.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!isLoopbackHost(request)) return reply.callNotFound()
+  })
 
   app.get('/static/dev-inbox.js', async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(INBOX_SCRIPT))
 
