@@ -10,5 +10,22 @@ export async function checkCredentials(ctx: AccountsContext, email: unknown, pas
   const user = address.ok ? await findUserByEmail(ctx.db.kysely, address.address) : undefined
   const given = typeof password === 'string' ? password : ''
   const matches = user ? await ctx.passwords.verify(given, user.passwordHash) : await ctx.passwords.verifyDecoy(given)
-  return user && matches ? { ok: true, user } : { ok: false, reason: 'invalid-credentials' }
+  if (!user || !matches) return { ok: false, reason: 'invalid-credentials' }
+  return { ok: true, user: ctx.passwords.needsRehash(user.passwordHash) ? await rehash(ctx, user, given) : user }
+}
+
+/**
+ * The stored hash was made with older scrypt parameters: now that the password is known, hash it
+ * again with the current ones. Only the hash changes (not `password_changed_at`, which would void
+ * reset links), and only if it is still the hash that was checked: a concurrent change wins.
+ */
+async function rehash(ctx: AccountsContext, user: User, password: string): Promise<User> {
+  const passwordHash = await ctx.passwords.hash(password)
+  const updated = await ctx.db.kysely
+    .updateTable('users')
+    .set({ password_hash: passwordHash, updated_at: ctx.clock.now() })
+    .where('id', '=', user.id)
+    .where('password_hash', '=', user.passwordHash)
+    .executeTakeFirst()
+  return Number(updated.numUpdatedRows) > 0 ? { ...user, passwordHash } : user
 }

@@ -1,4 +1,5 @@
 import { normalizeAddress } from '../lib/email-address.ts'
+import { isCommonPassword } from './common-passwords.ts'
 
 /** Field name → what is wrong with it, in words for the person who typed it. */
 export type FieldErrors = Partial<Record<string, string>>
@@ -38,6 +39,9 @@ export function checkPassword(input: unknown, errors: FieldErrors, field = 'pass
   if (input.includes('\0')) errors[field] = 'A password cannot contain NUL characters.'
   else if (length < 8) errors[field] = 'Use at least 8 characters.'
   else if (length > 128) errors[field] = 'Use at most 128 characters.'
+  else if (isCommonPassword(input)) {
+    errors[field] = 'This password is too common: it appears in lists of leaked passwords. Choose another.'
+  }
   return input
 }
 

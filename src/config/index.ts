@@ -117,7 +117,7 @@ function schema(cwd: string) {
     RAGTIME_MAIL_RETENTION: duration.default(30 * 86_400_000),
     RAGTIME_DEV_SMTP_PORT: integer(1, 65535).default(1025),
     RAGTIME_RATE_LIMITS: flag.default(true),
-    RAGTIME_PASSWORD_COST: integer(10, 20).default(15),
+    RAGTIME_PASSWORD_COST: integer(10, 20).default(17),
     SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
     RAGTIME_METRICS_TOKEN: z
       .string()

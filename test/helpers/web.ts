@@ -50,6 +50,7 @@ export async function webHarness({
     RAGTIME_MAIL_SUBJECT_PREFIX: 'Ragtime — ',
     RAGTIME_MAIL_SENDER: 'Ragtime <noreply@ragtime.test>',
     RAGTIME_RATE_LIMITS: 'off',
+    RAGTIME_PASSWORD_COST: '12',
     ...env,
   }) as ReturnType<typeof testConfig> & { secretKey: string }
   const db = await testDb(config)
