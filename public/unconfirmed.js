@@ -32,7 +32,6 @@ async function poll() {
       section.dataset.state = delivery.state
       show('delivery-headline', delivery.headline)
       show('delivery-advice', delivery.advice)
-      show('delivery-server', delivery.serverSaid)
       if (delivery.canCorrect) correct.hidden = false
     }
   } catch {

@@ -33,7 +33,7 @@ export async function requestEmailChange(
     const now = ctx.clock.now()
     const owner = await findUserByEmail(trx, newEmail)
     if (owner) {
-      await ctx.mail.alreadyRegistered(trx, owner.email, `already-registered:${owner.id}:${Math.floor(now / 3_600_000)}`)
+      await ctx.mail.alreadyRegistered(trx, owner.email)
       return
     }
     await voidTokens(trx, user.id, 'change-email')
@@ -51,25 +51,34 @@ export type ChangeResult =
 export function previewEmailToken(ctx: AccountsContext, token: string, purpose: 'change-email' | 'undo-email') {
   return transaction(ctx.db.kysely, async (trx) => {
     const check = await checkToken(trx, token, purpose, ctx.clock.now())
-    return check.ok && check.token.usedAt !== null ? ({ ok: false, reason: 'invalid' } as const) : check
+    if (!check.ok) return check
+    const user = await findUserById(trx, check.token.userId)
+    const stale = !user || check.token.usedAt !== null || (purpose === 'change-email' && check.token.createdAt < user.passwordChangedAt)
+    return stale ? ({ ok: false, reason: 'invalid' } as const) : check
   })
 }
 
 /**
  * The new address confirmed itself: it becomes the account's address, and the old address is
- * told, with a link to undo the change for a limited time.
+ * told, with a link to undo the change for a limited time. Reset links sent to the old address
+ * stop working.
  */
 export function confirmEmailChange(ctx: AccountsContext, token: string): Promise<ChangeResult> {
   return switchAddress(ctx, token, 'change-email', async (trx, user, oldEmail, now) => {
+    await voidTokens(trx, user.id, 'reset')
     const { token: undo } = await issueToken(trx, { userId: user.id, purpose: 'undo-email', email: oldEmail, now })
     await ctx.mail.emailChanged(trx, user, oldEmail, undo)
   })
 }
 
-/** The old address takes the account back; every session ends (whoever changed it is out). */
+/**
+ * The old address takes the account back; every session ends (whoever changed it is out), and
+ * every pending change and every reset link (sent to the address being undone) stops working.
+ */
 export function undoEmailChange(ctx: AccountsContext, token: string): Promise<ChangeResult> {
   return switchAddress(ctx, token, 'undo-email', async (trx, user) => {
     await voidTokens(trx, user.id, 'change-email')
+    await voidTokens(trx, user.id, 'reset')
     await endAllSessions(trx, user.id)
   })
 }
@@ -94,6 +103,9 @@ function switchAddress(
     const user = await findUserById(trx, check.token.userId)
     const email = check.token.email
     if (!user || !email || check.token.usedAt !== null) return { ok: false, reason: 'invalid' }
+    // A change asked for before the password last changed is void (whoever knew the old
+    // password asked for it); an undo is not: it belongs to the address being taken back.
+    if (purpose === 'change-email' && check.token.createdAt < user.passwordChangedAt) return { ok: false, reason: 'invalid' }
     const owner = await findUserByEmail(trx, email)
     if (owner && owner.id !== user.id) return { ok: false, reason: 'address-taken' }
     await trx

@@ -3,64 +3,96 @@ import { type Database, isUniqueViolation, transaction } from '../db/index.ts'
 import { addressKey } from '../lib/email-address.ts'
 import type { AccountsContext } from './context.ts'
 import { type DeliveryStatus, describeDelivery } from './delivery-status.ts'
-import { checkToken, issueToken, markUsed, voidTokens } from './tokens.ts'
+import { endAllSessions } from './sessions.ts'
+import { checkToken, issueToken, markUsed } from './tokens.ts'
 import { findUserByEmail, findUserById, type User } from './users.ts'
 import { checkEmail, type FieldErrors, validate } from './validation.ts'
 
 /** `firstUse`: this request confirmed the account (a repeat only reports it). */
 export type ConfirmResult = { ok: true; user: User; firstUse: boolean } | { ok: false; reason: 'invalid' | 'expired' }
 
-/** Whether a confirmation link is good, without using it (GET shows a button, nothing more). */
-export function previewConfirmation(ctx: AccountsContext, token: string) {
-  return transaction(ctx.db.kysely, (trx) => checkToken(trx, token, 'confirm', ctx.clock.now()))
+export type ConfirmPreview = { ok: true; username: string; email: string } | { ok: false; reason: 'invalid' | 'expired' }
+
+/**
+ * Whether a confirmation link is good, without using it (GET shows a button, nothing more), and
+ * for which account: the page names it, so that whoever did not sign up knows not to confirm.
+ */
+export function previewConfirmation(ctx: AccountsContext, token: string): Promise<ConfirmPreview> {
+  return transaction(ctx.db.kysely, async (trx): Promise<ConfirmPreview> => {
+    const check = await checkToken(trx, token, 'confirm', ctx.clock.now())
+    if (!check.ok) return check
+    const user = await findUserById(trx, check.token.userId)
+    if (!user || !check.token.email) return { ok: false, reason: 'invalid' }
+    return { ok: true, username: user.username, email: check.token.email }
+  })
 }
 
-/** Confirms the account the token was sent for. A repeat of a used link is harmless. */
+/**
+ * Confirms the address the token was sent to, for the account it was sent for: the token is
+ * bound to that address, and the account changes only if it still has that address and is still
+ * unconfirmed when the write lands (one statement, so a concurrent address correction cannot
+ * slip in between). Every session that existed before ends: whoever logged in with the
+ * unconfirmed account was not shown to own the address. A repeat of a used link is harmless.
+ */
 export function confirmAccount(ctx: AccountsContext, token: string): Promise<ConfirmResult> {
   return transaction(ctx.db.kysely, async (trx): Promise<ConfirmResult> => {
     const now = ctx.clock.now()
     const check = await checkToken(trx, token, 'confirm', now)
     if (!check.ok) return check
-    const user = await findUserById(trx, check.token.userId)
-    if (!user) return { ok: false, reason: 'invalid' }
-    if (!user.confirmed) {
-      await trx.updateTable('users').set({ confirmed_at: now, updated_at: now }).where('id', '=', user.id).execute()
+    const { userId, email, usedAt } = check.token
+    if (usedAt !== null) {
+      const user = await findUserById(trx, userId)
+      return user?.confirmed ? { ok: true, user, firstUse: false } : { ok: false, reason: 'invalid' }
     }
-    const firstUse = check.token.usedAt === null
-    if (firstUse) await markUsed(trx, token, now)
-    return { ok: true, user: { ...user, confirmed: true }, firstUse }
+    if (!email) return { ok: false, reason: 'invalid' }
+    const confirmed = await trx
+      .updateTable('users')
+      .set({ confirmed_at: now, updated_at: now })
+      .where('id', '=', userId)
+      .where('email_key', '=', addressKey(email))
+      .where('confirmed_at', 'is', null)
+      .executeTakeFirst()
+    if (Number(confirmed.numUpdatedRows) === 0) return { ok: false, reason: 'invalid' }
+    await markUsed(trx, token, now)
+    await endAllSessions(trx, userId)
+    const user = await findUserById(trx, userId)
+    return user ? { ok: true, user, firstUse: true } : { ok: false, reason: 'invalid' }
   })
 }
 
-export type ResendResult = { ok: true } | { ok: false; reason: 'already-confirmed' }
+export type ResendResult = { ok: true } | { ok: false; reason: 'already-confirmed' | 'mail-budget' }
 
 /** A new confirmation link for an unconfirmed user; older links stop working. */
 export function resendConfirmation(ctx: AccountsContext, user: User): Promise<ResendResult> {
   return transaction(ctx.db.kysely, async (trx): Promise<ResendResult> => {
     const fresh = await findUserById(trx, user.id)
     if (!fresh || fresh.confirmed) return { ok: false, reason: 'already-confirmed' }
-    await sendNewConfirmation(ctx, trx, fresh)
-    return { ok: true }
+    return (await sendNewConfirmation(ctx, trx, fresh)) ? { ok: true } : { ok: false, reason: 'mail-budget' }
   })
 }
 
 /**
- * A new confirmation link for `user` (at `user.email`): older links stop working, and their
- * emails, if still waiting to go out, are withdrawn (their links would not work).
+ * A new confirmation link for `user` (at `user.email`, bound to it): older links stop working,
+ * and their emails, if still waiting to go out, are withdrawn (their links would not work).
+ * False when the address's mail budget is spent: then nothing changes.
  */
-export async function sendNewConfirmation(ctx: AccountsContext, trx: Transaction<Database>, user: User): Promise<void> {
+export async function sendNewConfirmation(ctx: AccountsContext, trx: Transaction<Database>, user: User): Promise<boolean> {
   const older = await trx
     .selectFrom('account_tokens')
-    .select('outbox_id')
+    .select(['id', 'outbox_id'])
     .where('user_id', '=', user.id)
     .where('purpose', '=', 'confirm')
-    .where('outbox_id', 'is not', null)
     .execute()
-  await ctx.outbox.withdraw(trx, older.map((row) => Number(row.outbox_id)))
-  await voidTokens(trx, user.id, 'confirm')
-  const { token, id } = await issueToken(trx, { userId: user.id, purpose: 'confirm', now: ctx.clock.now() })
+  const { token, id } = await issueToken(trx, { userId: user.id, purpose: 'confirm', email: user.email, now: ctx.clock.now() })
   const outboxId = await ctx.mail.confirm(trx, user, token)
+  if (outboxId === undefined) {
+    await trx.deleteFrom('account_tokens').where('id', '=', id).execute()
+    return false
+  }
+  await ctx.outbox.withdraw(trx, older.flatMap((row) => (row.outbox_id == null ? [] : [Number(row.outbox_id)])))
+  if (older.length > 0) await trx.deleteFrom('account_tokens').where('id', 'in', older.map((row) => row.id)).execute()
   await trx.updateTable('account_tokens').set({ outbox_id: outboxId }).where('id', '=', id).execute()
+  return true
 }
 
 /** Where the user's latest confirmation email is, in words for the "check your inbox" page. */
@@ -99,16 +131,24 @@ export async function correctAddress(ctx: AccountsContext, user: User, input: Re
   const email = checked.value
   const attempt = () =>
     transaction(ctx.db.kysely, async (trx): Promise<CorrectAddressResult> => {
-      const fresh = await findUserById(trx, user.id)
-      if (!fresh || fresh.confirmed) return { ok: false, reason: 'already-confirmed', fields: {} }
       const now = ctx.clock.now()
       const owner = await findUserByEmail(trx, email)
       if (owner && owner.id !== user.id) {
-        await ctx.mail.alreadyRegistered(trx, owner.email, `already-registered:${owner.id}:${Math.floor(now / 3_600_000)}`)
+        await ctx.mail.alreadyRegistered(trx, owner.email)
         return { ok: true }
       }
-      await trx.updateTable('users').set({ email, email_key: addressKey(email), updated_at: now }).where('id', '=', user.id).execute()
-      await sendNewConfirmation(ctx, trx, { ...fresh, email })
+      // Only an account that is still unconfirmed when this write lands changes address: a
+      // confirmation that commits first wins, and this one then changes nothing.
+      const corrected = await trx
+        .updateTable('users')
+        .set({ email, email_key: addressKey(email), updated_at: now })
+        .where('id', '=', user.id)
+        .where('confirmed_at', 'is', null)
+        .executeTakeFirst()
+      if (Number(corrected.numUpdatedRows) === 0) return { ok: false, reason: 'already-confirmed', fields: {} }
+      const fresh = await findUserById(trx, user.id)
+      // Over the new address's mail budget: the address is corrected, its link comes on a resend.
+      if (fresh) await sendNewConfirmation(ctx, trx, fresh)
       return { ok: true }
     })
   try {

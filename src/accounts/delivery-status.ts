@@ -1,13 +1,15 @@
 import type { OutboxRow } from '../mail/index.ts'
 
-/** Where a user's confirmation email is, in words for the person waiting for it. */
+/**
+ * Where a user's confirmation email is, in words for the person waiting for it: always ours.
+ * A relay's own reply is never shown (it may name our infrastructure, or carry text a remote
+ * server chose); the admin's dashboard keeps it.
+ */
 export interface DeliveryStatus {
   readonly state: 'none' | 'on-its-way' | 'sent' | 'retrying' | 'failed'
   readonly headline: string
   /** What it means and what to do, when there is more to say. */
   readonly advice: string | null
-  /** The receiving server's own words, for the curious (and for support). */
-  readonly serverSaid: string | null
   /** The address cannot take our mail: offer to correct it. */
   readonly canCorrect: boolean
 }
@@ -33,7 +35,7 @@ function bounceAdvice(error: string, domain: string): string {
 }
 
 export function describeDelivery(mail: OutboxRow | undefined, now: number): DeliveryStatus {
-  const quiet = { advice: null, serverSaid: null, canCorrect: false }
+  const quiet = { advice: null, canCorrect: false }
   if (!mail) return { state: 'none', headline: 'No confirmation email has been sent yet.', ...quiet }
   const domain = mail.recipient.slice(mail.recipient.lastIndexOf('@') + 1)
   switch (mail.state) {
@@ -47,7 +49,6 @@ export function describeDelivery(mail: OutboxRow | undefined, now: number): Deli
         state: 'sent',
         headline: `Sent${at}.`,
         advice: 'If it is not in your inbox within a few minutes, look in your spam folder.',
-        serverSaid: null,
         canCorrect: false,
       }
     }
@@ -58,7 +59,6 @@ export function describeDelivery(mail: OutboxRow | undefined, now: number): Deli
         state: 'retrying',
         headline: `It has not gone out yet; we will try again in about ${minutes} minute${minutes === 1 ? '' : 's'}.`,
         advice: 'This is usually temporary. You do not need to do anything.',
-        serverSaid: null,
         canCorrect: false,
       }
     }
@@ -67,7 +67,6 @@ export function describeDelivery(mail: OutboxRow | undefined, now: number): Deli
         state: 'failed',
         headline: 'We could not send it: an earlier email to this address bounced.',
         advice: 'Mail to this address cannot be delivered. Correct it below, or use another address.',
-        serverSaid: null,
         canCorrect: true,
       }
     case 'dead':
@@ -87,7 +86,6 @@ export function describeDelivery(mail: OutboxRow | undefined, now: number): Deli
         state: 'failed',
         headline: 'We could not deliver your confirmation email.',
         advice,
-        serverSaid: refused ? error : null,
         canCorrect: true,
       }
     }

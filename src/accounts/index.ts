@@ -8,6 +8,8 @@ import { confirmAccount, confirmationDelivery, correctAddress, previewConfirmati
 import type { AccountsContext } from './context.ts'
 import { confirmEmailChange, previewEmailToken, requestEmailChange, undoEmailChange } from './change-email.ts'
 import { checkCredentials } from './login.ts'
+import { purgeStale } from './maintenance.ts'
+import { mailBudget } from './mail-budget.ts'
 import { accountMailers } from './mailers.ts'
 import { passwordHasher } from './passwords.ts'
 import { previewReset, requestPasswordReset, resetPassword } from './password-reset.ts'
@@ -18,6 +20,8 @@ export { addressKey } from '../lib/email-address.ts'
 export { createSession, endAllSessions, endSession, SESSION_LIFETIME_MS, sessionUser } from './sessions.ts'
 export type { DeliveryStatus } from './delivery-status.ts'
 export { TOKEN_LIFETIMES } from './tokens.ts'
+export { MAIL_BUDGET } from './mail-budget.ts'
+export { startAccountsMaintenance, UNCONFIRMED_LIFETIME_MS } from './maintenance.ts'
 export { publicUser, type PublicUser, type User } from './users.ts'
 export type { FieldErrors } from './validation.ts'
 
@@ -30,6 +34,8 @@ export interface AccountsOptions {
   readonly admin: string | undefined
   /** log2 of scrypt's N (RAGTIME_PASSWORD_COST). */
   readonly passwordCost: number
+  /** Count account emails against each address's budget (off with RAGTIME_RATE_LIMITS=off). */
+  readonly mailBudget: boolean
 }
 
 export function createAccounts(options: AccountsOptions) {
@@ -37,7 +43,7 @@ export function createAccounts(options: AccountsOptions) {
     db: options.db,
     outbox: options.outbox,
     clock: options.clock,
-    mail: accountMailers(options.outbox, options.baseUrl, options.admin),
+    mail: accountMailers(options.outbox, options.baseUrl, options.admin, mailBudget(options.mailBudget)),
     passwords: passwordHasher(options.passwordCost),
   }
   return {
@@ -58,6 +64,8 @@ export function createAccounts(options: AccountsOptions) {
     previewEmailToken: (token: string, purpose: 'change-email' | 'undo-email') => previewEmailToken(ctx, token, purpose),
     confirmEmailChange: (token: string) => confirmEmailChange(ctx, token),
     undoEmailChange: (token: string) => undoEmailChange(ctx, token),
+    /** Deletes expired unconfirmed accounts, sessions, links and rate-limit counters. */
+    purgeStale: () => purgeStale(ctx),
   }
 }
 

@@ -1,7 +1,9 @@
 import type { Transaction } from 'kysely'
-import type { Database } from '../db/index.ts'
+import { countInWindow, type Database } from '../db/index.ts'
+import { addressKey } from '../lib/email-address.ts'
 import type { EnqueueOptions, Outbox } from '../mail/index.ts'
-import { TOKEN_LIFETIMES } from './tokens.ts'
+import type { MailBudget } from './mail-budget.ts'
+import { TOKEN_LIFETIMES, type TokenPurpose } from './tokens.ts'
 
 declare module '../mail/templates.ts' {
   interface MailTemplates {
@@ -20,27 +22,47 @@ type Recipient = { username: string; email: string }
 /**
  * One function per email the accounts send (Rails' mailer shape): each picks its template,
  * subject, recipient and priority, and enqueues inside the caller's transaction.
+ *
+ * Mail that anyone can make us send to an address (links, "someone tried") is taken from that
+ * address's budget: over it, nothing is enqueued and the mailer returns undefined. Notices of
+ * what was done to an account (password changed, address changed) always go.
  */
-export function accountMailers(outbox: Outbox, baseUrl: string, admin: string | undefined) {
+export function accountMailers(outbox: Outbox, baseUrl: string, admin: string | undefined, budget: MailBudget) {
   const url = (path: string) => `${baseUrl}${path}`
+  // A link is a credential: once it is void, its stored copy goes too (the outbox purges it).
+  const carrying = (purpose: TokenPurpose): EnqueueOptions => ({
+    priority: 'high',
+    bodyExpiresAt: new Date(outbox.clock.now() + TOKEN_LIFETIMES[purpose]),
+  })
   const high: EnqueueOptions = { priority: 'high' }
+  const budgeted = async (trx: Transaction<Database>, to: string, send: () => Promise<number>): Promise<number | undefined> =>
+    (await budget(trx, to, outbox.clock.now())) ? send() : undefined
 
   return {
     confirm: (trx: Transaction<Database>, user: Recipient, token: string) =>
-      outbox.enqueue(
-        trx,
-        {
-          template: 'auth/confirm',
-          to: user.email,
-          subject: 'Confirm your account',
-          context: { username: user.username, confirmUrl: url(`/auth/confirm/${token}`), hours: TOKEN_LIFETIMES.confirm / 3_600_000 },
-        },
-        high,
-      ),
+      budgeted(trx, user.email, () =>
+        outbox.enqueue(
+          trx,
+          {
+            template: 'auth/confirm',
+            to: user.email,
+            subject: 'Confirm your account',
+            context: { username: user.username, confirmUrl: url(`/auth/confirm/${token}`), hours: TOKEN_LIFETIMES.confirm / 3_600_000 },
+          },
+          carrying('confirm'),
+        ),
+    ),
 
-    /** To the owner of an address someone tried to sign up with again: no second link. */
-    alreadyRegistered: (trx: Transaction<Database>, email: string, dedupeKey: string) =>
-      outbox.enqueue(
+    /**
+     * To the owner of an address someone tried to sign up with (or move an account to) again: no
+     * second link, and one notice per hour however often someone tries (the repeats take nothing
+     * from the address's budget).
+     */
+    alreadyRegistered: async (trx: Transaction<Database>, email: string): Promise<number | undefined> => {
+      const now = outbox.clock.now()
+      const { hits } = await countInWindow(trx, `notice-already-registered:${addressKey(email)}`, 3_600_000, now)
+      if (hits > 1 || !(await budget(trx, email, now))) return undefined
+      return outbox.enqueue(
         trx,
         {
           template: 'auth/already-registered',
@@ -48,8 +70,9 @@ export function accountMailers(outbox: Outbox, baseUrl: string, admin: string | 
           subject: 'Someone tried to sign up with your address',
           context: { loginUrl: url('/auth/login'), resetUrl: url('/auth/reset') },
         },
-        { priority: 'normal', dedupeKey },
-      ),
+        { priority: 'normal' },
+      )
+    },
 
     /** To RAGTIME_ADMIN; a notice, so it waits behind mail people are waiting for. */
     newUser: async (trx: Transaction<Database>, user: Recipient) => {
@@ -62,16 +85,18 @@ export function accountMailers(outbox: Outbox, baseUrl: string, admin: string | 
     },
 
     reset: (trx: Transaction<Database>, user: Recipient, token: string) =>
-      outbox.enqueue(
-        trx,
-        {
-          template: 'auth/reset',
-          to: user.email,
-          subject: 'Reset your password',
-          context: { username: user.username, resetUrl: url(`/auth/reset/${token}`), minutes: TOKEN_LIFETIMES.reset / 60_000 },
-        },
-        high,
-      ),
+      budgeted(trx, user.email, () =>
+        outbox.enqueue(
+          trx,
+          {
+            template: 'auth/reset',
+            to: user.email,
+            subject: 'Reset your password',
+            context: { username: user.username, resetUrl: url(`/auth/reset/${token}`), minutes: TOKEN_LIFETIMES.reset / 60_000 },
+          },
+          carrying('reset'),
+        ),
+    ),
 
     passwordChanged: (trx: Transaction<Database>, user: Recipient) =>
       outbox.enqueue(
@@ -86,20 +111,22 @@ export function accountMailers(outbox: Outbox, baseUrl: string, admin: string | 
       ),
 
     changeEmail: (trx: Transaction<Database>, user: Recipient, newEmail: string, token: string) =>
-      outbox.enqueue(
-        trx,
-        {
-          template: 'auth/change-email',
-          to: newEmail,
-          subject: 'Confirm your new address',
-          context: {
-            username: user.username,
-            confirmUrl: url(`/auth/change-email/${token}`),
-            hours: TOKEN_LIFETIMES['change-email'] / 3_600_000,
+      budgeted(trx, newEmail, () =>
+        outbox.enqueue(
+          trx,
+          {
+            template: 'auth/change-email',
+            to: newEmail,
+            subject: 'Confirm your new address',
+            context: {
+              username: user.username,
+              confirmUrl: url(`/auth/change-email/${token}`),
+              hours: TOKEN_LIFETIMES['change-email'] / 3_600_000,
+            },
           },
-        },
-        high,
-      ),
+          carrying('change-email'),
+        ),
+    ),
 
     /** To the old address once the change is done, with a way back. */
     emailChanged: (trx: Transaction<Database>, user: Recipient, oldEmail: string, token: string) =>
@@ -116,7 +143,7 @@ export function accountMailers(outbox: Outbox, baseUrl: string, admin: string | 
             days: TOKEN_LIFETIMES['undo-email'] / 86_400_000,
           },
         },
-        high,
+        carrying('undo-email'),
       ),
   }
 }

@@ -1,9 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises'
-import { transaction } from '../db/index.ts'
+import { clearWindow, transaction } from '../db/index.ts'
+import { addressKey } from '../lib/email-address.ts'
 import type { AccountsContext } from './context.ts'
 import { endAllSessions } from './sessions.ts'
-import { checkToken, issueToken, markUsed, newToken, voidTokens } from './tokens.ts'
-import { findUserByEmail, findUserById } from './users.ts'
+import { loginLockKey } from './login-lock.ts'
+import { checkToken, issueToken, markUsed, newToken, type StoredToken, voidToken, voidTokens } from './tokens.ts'
+import { findUserByEmail, findUserById, type User } from './users.ts'
 import { checkEmail, checkPassword, type FieldErrors, validate } from './validation.ts'
 
 export type ResetRequestResult = { ok: true } | { ok: false; fields: FieldErrors }
@@ -31,8 +33,10 @@ export async function requestPasswordReset(ctx: AccountsContext, input: Record<s
       })
       return
     }
-    const { token } = await issueToken(trx, { userId: user.id, purpose: 'reset', now })
-    await ctx.mail.reset(trx, user, token)
+    // Bound to the address it goes to: a change of address voids it (see also switchAddress).
+    const { token, id } = await issueToken(trx, { userId: user.id, purpose: 'reset', email: user.email, now })
+    // Over the address's mail budget: no email, and no link that nobody received.
+    if ((await ctx.mail.reset(trx, user, token)) === undefined) await voidToken(trx, id)
   })
   await floor
   return { ok: true }
@@ -46,23 +50,31 @@ export type ResetResult =
   | { ok: false; reason: 'invalid' | 'expired' }
   | { ok: false; reason: 'weak-password'; fields: FieldErrors }
 
-/** Whether a reset link is good, without using it. */
+/** Whether a reset link is good, without using it: unused, issued after the last password change, for the current address. */
 export async function previewReset(ctx: AccountsContext, token: string) {
   return transaction(ctx.db.kysely, async (trx) => {
     const check = await checkToken(trx, token, 'reset', ctx.clock.now())
     if (!check.ok) return check
     const user = await findUserById(trx, check.token.userId)
-    const stale = !user || check.token.usedAt !== null || check.token.createdAt < user.passwordChangedAt
-    return stale ? ({ ok: false, reason: 'invalid' } as const) : check
+    return user && usable(check.token, user) ? check : ({ ok: false, reason: 'invalid' } as const)
   })
 }
 
+function usable(token: StoredToken, user: User): boolean {
+  const sameAddress = token.email !== null && addressKey(token.email) === addressKey(user.email)
+  return token.usedAt === null && token.createdAt >= user.passwordChangedAt && sameAddress
+}
+
 /**
- * Sets a new password with a single-use link that any password change voids; logs the user
- * out everywhere and tells them. No automatic log-in.
+ * Sets a new password with a single-use link that any password change or change of address
+ * voids; logs the user out everywhere, voids pending changes of address (whoever knew the old
+ * password may have asked for one) and lifts a log-in lock-out, and tells them. No automatic
+ * log-in. The link is checked before the new password is hashed, so a bad link costs nothing.
  */
 export async function resetPassword(ctx: AccountsContext, token: string, input: Record<string, unknown>): Promise<ResetResult> {
   const checked = validate((errors) => checkPassword(input.password, errors))
+  const preview = await previewReset(ctx, token)
+  if (!preview.ok) return preview
   if (!checked.ok) return { ok: false, reason: 'weak-password', fields: checked.fields }
   const passwordHash = await ctx.passwords.hash(checked.value)
   return transaction(ctx.db.kysely, async (trx): Promise<ResetResult> => {
@@ -70,9 +82,7 @@ export async function resetPassword(ctx: AccountsContext, token: string, input: 
     const check = await checkToken(trx, token, 'reset', now)
     if (!check.ok) return check
     const user = await findUserById(trx, check.token.userId)
-    if (!user || check.token.usedAt !== null || check.token.createdAt < user.passwordChangedAt) {
-      return { ok: false, reason: 'invalid' }
-    }
+    if (!user || !usable(check.token, user)) return { ok: false, reason: 'invalid' }
     // A change in the same millisecond as the link's issue must still void it.
     const changedAt = Math.max(now, check.token.createdAt + 1)
     await trx
@@ -82,7 +92,9 @@ export async function resetPassword(ctx: AccountsContext, token: string, input: 
       .execute()
     await markUsed(trx, token, now)
     await voidTokens(trx, user.id, 'reset')
+    await voidTokens(trx, user.id, 'change-email')
     await endAllSessions(trx, user.id)
+    await clearWindow(trx, loginLockKey(user.email))
     await ctx.mail.passwordChanged(trx, user)
     return { ok: true }
   })

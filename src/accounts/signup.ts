@@ -1,4 +1,5 @@
-import { isUniqueViolation, transaction } from '../db/index.ts'
+import type { Transaction } from 'kysely'
+import { type Database, isUniqueViolation, transaction } from '../db/index.ts'
 import { addressKey } from '../lib/email-address.ts'
 import type { AccountsContext } from './context.ts'
 import { sendNewConfirmation } from './confirm.ts'
@@ -12,8 +13,11 @@ export type SignUpResult =
 
 /**
  * Creates an unconfirmed account and enqueues its confirmation email in the same transaction.
- * An address that already has an account gets the same answer, and its owner a notice instead
- * of a second link; the password is hashed either way, so both take as long.
+ * The answer never depends on whether the address has an account: a taken username is refused
+ * whoever holds the address; an address with a confirmed account gets the same answer, and its
+ * owner a notice instead of a second link; an address held only by an unconfirmed account is
+ * taken over (that account is deleted): whoever can read the mailbox owns the address, not
+ * whoever typed it first. The password is hashed every time, so every path takes as long.
  */
 export async function signUp(ctx: AccountsContext, input: Record<string, unknown>): Promise<SignUpResult> {
   const checked = validate((errors) => ({
@@ -37,15 +41,15 @@ function createAccount(ctx: AccountsContext, email: string, username: string, pa
   return transaction(ctx.db.kysely, async (trx): Promise<SignUpResult> => {
     const now = ctx.clock.now()
     const clash = await findSignUpClash(trx, email, username)
-    const existing = clash.addressOwner
-    if (existing) {
-      // One notice per address per hour, however often someone tries.
-      await ctx.mail.alreadyRegistered(trx, existing.email, `already-registered:${existing.id}:${Math.floor(now / 3_600_000)}`)
-      return { ok: true }
-    }
     if (clash.usernameTaken) {
       return { ok: false, reason: 'username-taken', fields: { username: 'That username is taken: choose another.' } }
     }
+    const holder = clash.addressOwner
+    if (holder?.confirmed) {
+      await ctx.mail.alreadyRegistered(trx, holder.email)
+      return { ok: true }
+    }
+    if (holder) await deleteUnconfirmed(ctx, trx, holder.id)
     const inserted = await trx
       .insertInto('users')
       .values({
@@ -66,4 +70,17 @@ function createAccount(ctx: AccountsContext, email: string, username: string, pa
     await ctx.mail.newUser(trx, user)
     return { ok: true }
   })
+}
+
+/**
+ * Deletes an account that never confirmed its address (taken over, or expired): its sessions
+ * and tokens go with it (foreign keys cascade), and its confirmation mail still waiting to go
+ * out is withdrawn. Only if it is still unconfirmed when the delete lands.
+ */
+export async function deleteUnconfirmed(ctx: AccountsContext, trx: Transaction<Database>, userId: number): Promise<boolean> {
+  const pending = await trx.selectFrom('account_tokens').select('outbox_id').where('user_id', '=', userId).where('outbox_id', 'is not', null).execute()
+  const deleted = await trx.deleteFrom('users').where('id', '=', userId).where('confirmed_at', 'is', null).executeTakeFirst()
+  if (Number(deleted.numDeletedRows) === 0) return false
+  await ctx.outbox.withdraw(trx, pending.map((row) => Number(row.outbox_id)))
+  return true
 }

@@ -95,3 +95,8 @@ export async function markUsed(trx: Transaction<Database>, token: string, now: n
 export async function voidTokens(trx: Transaction<Database>, userId: number, purpose: TokenPurpose): Promise<void> {
   await trx.deleteFrom('account_tokens').where('user_id', '=', userId).where('purpose', '=', purpose).execute()
 }
+
+/** Voids one token by its stored id (a link that was never sent). */
+export async function voidToken(trx: Transaction<Database>, id: string): Promise<void> {
+  await trx.deleteFrom('account_tokens').where('id', '=', id).execute()
+}

@@ -52,9 +52,9 @@ export async function findUserById(db: Reader, id: number): Promise<User | undef
 }
 
 /**
- * Who already holds this address or this username, read in one statement: under PostgreSQL's
- * READ COMMITTED two separate reads can straddle a concurrent sign-up's commit and see the
- * username taken but the address still free.
+ * Who already holds this address, and whether anyone holds this username, read in one
+ * statement: under PostgreSQL's READ COMMITTED two separate reads can straddle a concurrent
+ * sign-up's commit and see the username taken but the address still free.
  */
 export async function findSignUpClash(
   db: Reader,
@@ -62,13 +62,14 @@ export async function findSignUpClash(
   username: string,
 ): Promise<{ addressOwner?: User; usernameTaken: boolean }> {
   const key = addressKey(email)
+  const name = username.toLowerCase()
   const rows = await db
     .selectFrom('users')
-    .select([...COLUMNS, 'email_key'])
-    .where((eb) => eb.or([eb('email_key', '=', key), eb('username_key', '=', username.toLowerCase())]))
+    .select([...COLUMNS, 'email_key', 'username_key'])
+    .where((eb) => eb.or([eb('email_key', '=', key), eb('username_key', '=', name)]))
     .execute()
   const owner = rows.find((row) => row.email_key === key)
-  return { addressOwner: owner && toUser(owner), usernameTaken: rows.length > 0 }
+  return { addressOwner: owner && toUser(owner), usernameTaken: rows.some((row) => row.username_key === name) }
 }
 
 export function publicUser(user: User): PublicUser {

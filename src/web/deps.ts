@@ -8,6 +8,6 @@ import type { AppDeps } from './types.ts'
 /** Wires the outbox, its operations and metrics, and the accounts for the web app from the configuration. */
 export function appDeps(config: Config & { readonly secretKey: string }, db: Db, clock: Clock = systemClock): AppDeps {
   const outbox = outboxFromConfig(config, db, clock)
-  const accounts = createAccounts({ db, outbox, clock, baseUrl: config.baseUrl, admin: config.admin, passwordCost: config.passwordCost })
+  const accounts = createAccounts({ db, outbox, clock, baseUrl: config.baseUrl, admin: config.admin, passwordCost: config.passwordCost, mailBudget: config.rateLimits })
   return { config, db, outbox, accounts, clock, operations: mailOperations(db, outbox), metrics: createMetrics(outbox) }
 }

@@ -1,5 +1,6 @@
-import { sql } from 'kysely'
-import type { Db } from '../db/index.ts'
+import { LOGIN_LOCK } from '../accounts/login-lock.ts'
+import { addressKey, normalizeAddress } from '../lib/email-address.ts'
+import { countInWindow, type Db, peekWindow } from '../db/index.ts'
 
 export interface RateRule {
   readonly name: string
@@ -7,35 +8,52 @@ export interface RateRule {
   readonly windowMs: number
 }
 
-/** The limits, in one place. Keys are per IP, per address or per user as each rule says. */
+const MINUTES = 60_000
+const HOUR = 3_600_000
+
+/**
+ * The limits, in one place. Keys are per IP, per address (normalised: see addressLimitKey) or
+ * per user as each rule says. docs/accounts.md lists them.
+ */
 export const RATE_RULES = Object.freeze({
-  signUp: { name: 'sign-up', limit: 10, windowMs: 3_600_000 },
-  logIn: { name: 'log-in', limit: 10, windowMs: 15 * 60_000 },
-  logInFromIp: { name: 'log-in-ip', limit: 50, windowMs: 15 * 60_000 },
-  resend: { name: 'resend', limit: 3, windowMs: 15 * 60_000 },
-  reset: { name: 'reset', limit: 5, windowMs: 3_600_000 },
-  resetAddress: { name: 'reset-address', limit: 3, windowMs: 3_600_000 },
+  signUp: { name: 'sign-up', limit: 10, windowMs: HOUR },
+  logIn: { name: 'log-in', limit: 10, windowMs: 15 * MINUTES },
+  logInFromIp: { name: 'log-in-ip', limit: 50, windowMs: 15 * MINUTES },
+  /** Failed log-ins to one account from anywhere (a password reset lifts it). */
+  logInAccount: LOGIN_LOCK,
+  resend: { name: 'resend', limit: 3, windowMs: 15 * MINUTES },
+  reset: { name: 'reset', limit: 5, windowMs: HOUR },
+  resetAddress: { name: 'reset-address', limit: 3, windowMs: HOUR },
+  /** New passwords posted with a reset link (each costs a password hash). */
+  resetToken: { name: 'reset-token', limit: 10, windowMs: 15 * MINUTES },
+  changeEmail: { name: 'change-email', limit: 3, windowMs: HOUR },
 } satisfies Record<string, RateRule>)
 
 export type RateVerdict = { ok: true } | { ok: false; retryAfterSeconds: number }
 
-/**
- * Counts one hit of `rule` for `subject` in a fixed window kept in the database, so every
- * instance shares it. One statement: safe under concurrency on SQLite and PostgreSQL.
- */
+function verdict(rule: RateRule, hits: number, windowStart: number, now: number): RateVerdict {
+  if (hits <= rule.limit) return { ok: true }
+  return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((windowStart + rule.windowMs - now) / 1000)) }
+}
+
+/** Counts one hit of `rule` for `subject`; not ok once the window holds more than the limit. */
 export async function countHit(db: Db, rule: RateRule, subject: string, now: number): Promise<RateVerdict> {
-  const expired = now - rule.windowMs
-  const row = await db.kysely
-    .insertInto('rate_limits')
-    .values({ key: `${rule.name}:${subject}`, window_start: now, hits: 1 })
-    .onConflict((oc) =>
-      oc.column('key').doUpdateSet({
-        hits: sql<number>`case when rate_limits.window_start <= ${expired} then 1 else rate_limits.hits + 1 end`,
-        window_start: sql<number>`case when rate_limits.window_start <= ${expired} then ${now} else rate_limits.window_start end`,
-      }),
-    )
-    .returning(['hits', 'window_start'])
-    .executeTakeFirstOrThrow()
-  if (row.hits <= rule.limit) return { ok: true }
-  return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((Number(row.window_start) + rule.windowMs - now) / 1000)) }
+  const { hits, windowStart } = await countInWindow(db.kysely, `${rule.name}:${subject}`, rule.windowMs, now)
+  return verdict(rule, hits, windowStart, now)
+}
+
+/** Whether `subject` has reached `rule`'s limit already, without counting (for rules that count failures). */
+export async function checkLimit(db: Db, rule: RateRule, subject: string, now: number): Promise<RateVerdict> {
+  const { hits, windowStart } = await peekWindow(db.kysely, `${rule.name}:${subject}`, rule.windowMs, now)
+  return verdict(rule, hits + 1, windowStart, now)
+}
+
+/**
+ * The key a typed address is counted under: the account's own key, so that every spelling that
+ * reaches one account (a fullwidth or soft-hyphenated domain, other case) counts as one.
+ */
+export function addressLimitKey(input: unknown): string {
+  const normal = normalizeAddress(input)
+  if (normal.ok) return addressKey(normal.address)
+  return typeof input === 'string' ? input.trim().toLowerCase().slice(0, 300) : ''
 }

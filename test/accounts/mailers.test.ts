@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Transaction } from 'kysely'
+import { mailBudget } from '../../src/accounts/mail-budget.ts'
 import { accountMailers } from '../../src/accounts/mailers.ts'
 import { type Database, transaction } from '../../src/db/index.ts'
 import { BASE_URL, webHarness } from '../helpers/web.ts'
@@ -18,7 +19,7 @@ type Case = {
 
 const CASES: Case[] = [
   { name: 'confirm', send: (m, t) => m.confirm(t, user, TOKEN), to: user.email, subject: 'Confirm your account', link: `/auth/confirm/${TOKEN}` },
-  { name: 'already registered', send: (m, t) => m.alreadyRegistered(t, user.email, 'k'), to: user.email, subject: 'Someone tried to sign up with your address', link: '/auth/login' },
+  { name: 'already registered', send: (m, t) => m.alreadyRegistered(t, user.email), to: user.email, subject: 'Someone tried to sign up with your address', link: '/auth/login' },
   { name: 'new user', send: (m, t) => m.newUser(t, user), to: 'boss@example.test', subject: 'New user', link: null },
   { name: 'reset', send: (m, t) => m.reset(t, user, TOKEN), to: user.email, subject: 'Reset your password', link: `/auth/reset/${TOKEN}` },
   { name: 'password changed', send: (m, t) => m.passwordChanged(t, user), to: user.email, subject: 'Your password was changed', link: '/auth/reset' },
@@ -30,7 +31,7 @@ describe('every account email: subject, recipient, sender and link', () => {
   for (const c of CASES) {
     test(c.name, async () => {
       const h = await webHarness({ worker: false, env: { RAGTIME_ADMIN: 'boss@example.test' } })
-      const mailers = accountMailers(h.deps.outbox, BASE_URL, 'boss@example.test')
+      const mailers = accountMailers(h.deps.outbox, BASE_URL, 'boss@example.test', mailBudget(false))
       await transaction(h.db.kysely, (trx) => c.send(mailers, trx))
       await h.worker.runOnce()
       const mail = await h.mailTo(c.to)

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { startAccountsMaintenance } from '../../accounts/index.ts'
 import { withSecretKey } from '../../config/secret-key.ts'
 import { devInboxStore, startCaptureServer, startRetention, workerFromConfig } from '../../mail/index.ts'
 import { appDeps } from '../../web/deps.ts'
@@ -31,11 +32,14 @@ export async function serveCommand(args: string[]): Promise<void> {
   const worker = smtp ? workerFromConfig(config, deps.outbox, logger, smtp) : undefined
   // Retention runs where delivery runs, so a fleet of --no-worker instances does not repeat it.
   const retention = worker && startRetention(deps.operations, config.delivery.retentionMs, logger)
+  // Expired unconfirmed accounts, sessions, links and counters: every instance may sweep.
+  const maintenance = startAccountsMaintenance(deps.accounts.purgeStale, logger)
   const server = await buildServer(deps, logger)
 
   const stopListening = await listen(server, config.host, config.port)
   onShutdownSignal(logger, async () => {
     await stopListening()
+    maintenance.stop()
     retention?.stop()
     await worker?.stop()
     await capture?.close()

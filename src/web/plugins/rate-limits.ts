@@ -1,16 +1,17 @@
 import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
-import { countHit, type RateRule } from '../rate-limit.ts'
+import { checkLimit, countHit, type RateRule, type RateVerdict } from '../rate-limit.ts'
 
 /**
- * `await app.limit(reply, rule, subject)`: false when the limit is reached, and the 429 (with
- * Retry-After) is already sent. RAGTIME_RATE_LIMITS=off lets everything through.
+ * `await app.limit(reply, rule, subject)`: counts the hit; false when the limit is reached, and
+ * the 429 (with Retry-After) is already sent. `app.limitReached` checks without counting and
+ * `app.countFailure` counts, for rules that count only what failed (log-ins to one account).
+ * RAGTIME_RATE_LIMITS=off lets everything through.
  */
 export const rateLimits = fp(
   async (app) => {
-    app.decorate('limit', async (reply: FastifyReply, rule: RateRule, subject: string) => {
-      if (!app.deps.config.rateLimits) return true
-      const verdict = await countHit(app.deps.db, rule, subject, app.deps.clock.now())
+    const on = app.deps.config.rateLimits
+    const refuse = (reply: FastifyReply, verdict: RateVerdict) => {
       if (verdict.ok) return true
       reply.header('retry-after', String(verdict.retryAfterSeconds))
       reply.problem({
@@ -19,6 +20,15 @@ export const rateLimits = fp(
         message: `Too many attempts. Try again in ${Math.ceil(verdict.retryAfterSeconds / 60)} minute(s).`,
       })
       return false
+    }
+    app.decorate('limit', async (reply: FastifyReply, rule: RateRule, subject: string) =>
+      on ? refuse(reply, await countHit(app.deps.db, rule, subject, app.deps.clock.now())) : true,
+    )
+    app.decorate('limitReached', async (reply: FastifyReply, rule: RateRule, subject: string) =>
+      on ? !refuse(reply, await checkLimit(app.deps.db, rule, subject, app.deps.clock.now())) : false,
+    )
+    app.decorate('countFailure', async (rule: RateRule, subject: string) => {
+      if (on) await countHit(app.deps.db, rule, subject, app.deps.clock.now())
     })
   },
   { name: 'rate-limits', dependencies: ['views'] },
@@ -27,5 +37,8 @@ export const rateLimits = fp(
 declare module 'fastify' {
   interface FastifyInstance {
     limit(reply: FastifyReply, rule: RateRule, subject: string): Promise<boolean>
+    /** True when `subject` is over `rule` already (the 429 is sent); counts nothing. */
+    limitReached(reply: FastifyReply, rule: RateRule, subject: string): Promise<boolean>
+    countFailure(rule: RateRule, subject: string): Promise<void>
   }
 }

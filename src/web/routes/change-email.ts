@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import { RATE_RULES } from '../rate-limit.ts'
 import { badLink, echo, fields, requireUser, seeOther } from './helpers.ts'
 
 /** Change of address: re-enter the password, the new address confirms, the old one may undo. */
@@ -15,6 +16,8 @@ export const changeEmailRoutes: FastifyPluginAsync = async (app) => {
   app.post('/auth/change-email', async (request, reply) => {
     const user = requireUser(request, reply)
     if (!user) return reply
+    // Each request mails an address the user chooses: a few an hour (and the address's budget).
+    if (!(await app.limit(reply, RATE_RULES.changeEmail, `user:${user.id}`))) return reply
     const input = fields(request)
     const result = await accounts.requestEmailChange(user, input)
     if (!result.ok) {

@@ -14,14 +14,24 @@ export const confirmRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Params: { token: string } }>('/auth/confirm/:token', async (request, reply) => {
     const check = await accounts.previewConfirmation(request.params.token)
     if (!check.ok) return badLink(reply, check.reason, NEW_LINK)
-    return reply.page('confirm', { title: 'Confirm your account', action: request.url })
+    return reply.page('confirm', { title: 'Confirm your account', action: request.url, username: check.username, email: check.email })
   })
 
   app.post<{ Params: { token: string } }>('/auth/confirm/:token', async (request, reply) => {
     const result = await accounts.confirm(request.params.token)
     if (!result.ok) return badLink(reply, result.reason, NEW_LINK)
-    if (result.firstUse && request.user?.id !== result.user.id) await app.startSession(reply, result.user.id)
+    // Confirming ended the account's earlier sessions; the confirming browser gets a new one,
+    // unless someone else is logged in there: their session is left as it is.
+    const someoneElse = request.user !== undefined && request.user.id !== result.user.id
+    if (result.firstUse && !someoneElse) await app.startSession(reply, result.user.id)
     if (request.wantsJson) return reply.send({ confirmed: true })
+    if (someoneElse) {
+      return reply.page('message', {
+        title: 'Address confirmed',
+        message: `The account ${result.user.username} is confirmed. You are still logged in as ${request.user?.username}.`,
+        next: { href: '/', label: 'Continue' },
+      })
+    }
     return seeOther(reply, '/?confirmed=1')
   })
 
@@ -65,6 +75,13 @@ export const confirmRoutes: FastifyPluginAsync = async (app) => {
     if (!user) return reply
     if (!(await app.limit(reply, RATE_RULES.resend, `user:${user.id}`))) return reply
     const result = await accounts.resendConfirmation(user)
+    if (!result.ok && result.reason === 'mail-budget') {
+      return reply.header('retry-after', '3600').problem({
+        status: 429,
+        code: 'mail_budget',
+        message: 'We have sent several emails to this address recently. Try again in an hour.',
+      })
+    }
     if (!result.ok) {
       return reply.problem({ status: 409, code: 'already_confirmed', message: 'Your address is already confirmed.' })
     }

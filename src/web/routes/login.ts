@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { addressKey, publicUser } from '../../accounts/index.ts'
-import { RATE_RULES } from '../rate-limit.ts'
+import { publicUser } from '../../accounts/index.ts'
+import { addressLimitKey, RATE_RULES } from '../rate-limit.ts'
 import { echo, fields, seeOther } from './helpers.ts'
 
 export const loginRoutes: FastifyPluginAsync = async (app) => {
@@ -13,11 +13,14 @@ export const loginRoutes: FastifyPluginAsync = async (app) => {
 
   app.post('/auth/login', async (request, reply) => {
     const input = fields(request)
-    const email = typeof input.email === 'string' ? addressKey(input.email.trim()).slice(0, 300) : ''
+    // Every spelling that reaches one account counts as that account.
+    const email = addressLimitKey(input.email)
     if (!(await app.limit(reply, RATE_RULES.logInFromIp, request.ip))) return reply
     if (!(await app.limit(reply, RATE_RULES.logIn, `${request.ip}:${email}`))) return reply
+    if (await app.limitReached(reply, RATE_RULES.logInAccount, email)) return reply
     const result = await accounts.checkCredentials(input.email, input.password)
     if (!result.ok) {
+      await app.countFailure(RATE_RULES.logInAccount, email)
       return reply.problem(
         { status: 401, code: 'invalid_credentials', message: 'That address and password do not match an account.' },
         { name: 'login', data: { title: 'Log in', values: echo(input, ['email']) } },

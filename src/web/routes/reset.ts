@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { addressKey } from '../../accounts/index.ts'
-import { RATE_RULES } from '../rate-limit.ts'
+import { addressLimitKey, RATE_RULES } from '../rate-limit.ts'
 import { badLink, echo, fields, seeOther } from './helpers.ts'
 
 const NEW_LINK = { href: '/auth/reset', label: 'Ask for a new link' }
@@ -18,7 +17,7 @@ export const resetRoutes: FastifyPluginAsync = async (app) => {
     const input = fields(request)
     if (!(await app.limit(reply, RATE_RULES.reset, request.ip))) return reply
     if (typeof input.email === 'string') {
-      if (!(await app.limit(reply, RATE_RULES.resetAddress, addressKey(input.email.trim()).slice(0, 300)))) return reply
+      if (!(await app.limit(reply, RATE_RULES.resetAddress, addressLimitKey(input.email)))) return reply
     }
     const result = await accounts.requestPasswordReset(input)
     if (!result.ok) {
@@ -38,6 +37,7 @@ export const resetRoutes: FastifyPluginAsync = async (app) => {
   })
 
   app.post<{ Params: { token: string } }>('/auth/reset/:token', async (request, reply) => {
+    if (!(await app.limit(reply, RATE_RULES.resetToken, request.ip))) return reply
     const result = await accounts.resetPassword(request.params.token, fields(request))
     if (!result.ok && result.reason === 'weak-password') {
       return reply.problem(

@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict'
+import crypto from 'node:crypto'
+import { syncBuiltinESMExports } from 'node:module'
+import { setTimeout as delay } from 'node:timers/promises'
+import { describe, test } from 'node:test'
+import { MAIL_BUDGET } from '../../src/accounts/index.ts'
+import { ManualClock } from '../helpers/env.ts'
+import { until } from '../helpers/wait.ts'
+import { type Client, confirmedUser, linkIn, type WebHarness, webHarness } from '../helpers/web.ts'
+
+const victim = 'victim@example.test'
+// Spellings that reach the same account: case, a fullwidth domain, a soft hyphen in the domain.
+const SPELLINGS = [victim, 'VICTIM@Example.Test', 'victim@ｅｘａｍｐｌｅ.test', 'victim@exam\u00adple.test']
+
+/** A JSON POST as if from `ip` (no proxy is trusted, so the socket's address is the client's). */
+async function post(h: WebHarness, ip: string, url: string, body: unknown, cookie?: string) {
+  return h.app.inject({
+    method: 'POST',
+    url,
+    remoteAddress: ip,
+    payload: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...(cookie ? { cookie } : {}) },
+  })
+}
+
+/** Every message the SMTP sink accepted for `address`, whatever its spelling. */
+const deliveredTo = (h: WebHarness, address: string) =>
+  h.sink.received.filter((m) => m.envelope.to.some((to) => to.toLowerCase() === address.toLowerCase())).length
+
+/** Waits until the worker has nothing left to send now. */
+async function drained(h: WebHarness) {
+  await until(async () => {
+    const { counts } = await h.deps.outbox.status()
+    return counts.queued + counts.sending === 0
+  }, 'the outbox to drain')
+}
+
+describe('abuse of the account flows', () => {
+  test('one mail budget per recipient across sign-up, resend, reset, change of address and correction, on the normalised address', async () => {
+    const clock = new ManualClock(Date.now())
+    const h = await webHarness({ clock, env: { RAGTIME_RATE_LIMITS: 'on' } })
+    let ip = 0
+    const nextIp = () => `10.0.${Math.floor(++ip / 250)}.${ip % 250}`
+    // Attackers' own confirmed accounts, to change their address to the victim's.
+    const attackers: Client[] = []
+    for (let i = 0; i < 4; i++) {
+      attackers.push(await confirmedUser(h, h.client(), { email: `mallory${i}@example.test`, username: `mallory${i}`, password: `mallory's password ${i}` }))
+    }
+    const hour = async (round: number) => {
+      for (let i = 0; i < 4; i++) {
+        const email = SPELLINGS[i % SPELLINGS.length]
+        await post(h, nextIp(), '/auth/register', { email, username: `squat${round}x${i}`, password: 'a squatter password' })
+        await post(h, nextIp(), '/auth/reset', { email })
+      }
+      for (const [i, attacker] of attackers.entries()) {
+        await attacker.json('POST', '/auth/change-email', { email: SPELLINGS[i % SPELLINGS.length], password: `mallory's password ${i}` })
+      }
+      // The squatter's unconfirmed account corrects its address back and forth.
+      const squatter = h.client()
+      await squatter.json('POST', '/auth/register', { email: `elsewhere${round}@example.test`, username: `cycler${round}`, password: 'a cycling password' })
+      await squatter.json('POST', '/auth/login', { email: `elsewhere${round}@example.test`, password: 'a cycling password' })
+      for (const email of SPELLINGS.slice(0, 3)) {
+        await squatter.json('POST', '/auth/unconfirmed/address', { email, password: 'a cycling password' })
+      }
+      await drained(h)
+    }
+    await hour(0)
+    assert.equal(deliveredTo(h, victim), MAIL_BUDGET.perHour, 'an hour of every flow: the hourly budget, no more')
+    for (let round = 1; round < 6; round++) {
+      clock.advance(3_600_000)
+      await hour(round)
+      assert.ok(deliveredTo(h, victim) <= MAIL_BUDGET.perHour * (round + 1))
+    }
+    assert.equal(deliveredTo(h, victim), MAIL_BUDGET.perDay, 'six hours of it: the daily budget, no more')
+    assert.ok(deliveredTo(h, 'elsewhere0@example.test') >= 1, 'other addresses are not held back')
+  })
+
+  test('change of address is limited per user, and the victim gets no more than the limit', async () => {
+    const h = await webHarness({ env: { RAGTIME_RATE_LIMITS: 'on' } })
+    const attacker = await confirmedUser(h, h.client(), { email: 'mallory@example.test', username: 'mallory', password: 'mallory password' })
+    const codes: number[] = []
+    for (let i = 0; i < 30; i++) {
+      codes.push((await attacker.json('POST', '/auth/change-email', { email: victim, password: 'mallory password' })).statusCode)
+    }
+    assert.deepEqual(codes.slice(0, 3), [202, 202, 202])
+    assert.ok(codes.slice(3).every((c) => c === 429), codes.join())
+    await drained(h)
+    assert.equal(deliveredTo(h, victim), 3)
+  })
+
+  test('per-address limits count every spelling of the address as one (reset, log-in)', async () => {
+    const h = await webHarness({ env: { RAGTIME_RATE_LIMITS: 'on' } })
+    await confirmedUser(h, h.client(), { email: victim, username: 'victim', password: 'victim password' })
+    const resets = []
+    for (const [i, email] of SPELLINGS.entries()) resets.push((await post(h, `10.1.0.${i + 1}`, '/auth/reset', { email })).statusCode)
+    assert.deepEqual(resets, [202, 202, 202, 429])
+
+    const logins = []
+    for (let i = 0; i < 11; i++) {
+      logins.push((await post(h, '10.2.0.1', '/auth/login', { email: SPELLINGS[i % SPELLINGS.length], password: 'wrong password' })).statusCode)
+    }
+    assert.deepEqual(logins, [...Array(10).fill(401), 429])
+  })
+
+  test('failed log-ins to one account from many IPs lock it for a while; a password reset lifts the lock', async () => {
+    const h = await webHarness({ env: { RAGTIME_RATE_LIMITS: 'on' } })
+    await confirmedUser(h, h.client(), { email: victim, username: 'victim', password: 'victim password' })
+    const codes = []
+    for (let i = 0; i < 21; i++) codes.push((await post(h, `10.3.${i}.1`, '/auth/login', { email: SPELLINGS[i % SPELLINGS.length], password: `guess ${i}` })).statusCode)
+    assert.deepEqual(codes, [...Array(20).fill(401), 429])
+    const locked = await post(h, '10.4.0.1', '/auth/login', { email: victim, password: 'victim password' })
+    assert.equal(locked.statusCode, 429, 'the owner too, until the window ends or a reset')
+    const retryAfter = Number(locked.headers['retry-after'])
+    assert.ok(retryAfter > 0 && retryAfter <= 15 * 60, `locked for ${retryAfter} s at most 15 minutes`)
+
+    await post(h, '10.4.0.2', '/auth/reset', { email: victim })
+    const link = linkIn(await h.mailTo(victim, { subject: /Reset/ }))
+    assert.equal((await post(h, '10.4.0.2', link, { password: 'a brand new password' })).statusCode, 200)
+    assert.equal((await post(h, '10.4.0.3', '/auth/login', { email: victim, password: 'a brand new password' })).statusCode, 200)
+  })
+
+  test('sign-up with a taken username answers the same whether the address has an account or not', async () => {
+    const h = await webHarness()
+    await confirmedUser(h, h.client(), { email: victim, username: 'victim', password: 'victim password' })
+    await h.client().json('POST', '/auth/register', { email: 'pending@example.test', username: 'pending', password: 'pending password' })
+    const answers = []
+    for (const email of [victim, 'VICTIM@example.test', 'pending@example.test', 'nobody@example.test']) {
+      for (const username of ['victim', 'pending']) {
+        answers.push(await h.client().json('POST', '/auth/register', { email, username, password: 'another password' }))
+      }
+    }
+    assert.ok(answers.every((a) => a.statusCode === 409), answers.map((a) => a.statusCode).join())
+    assert.equal(new Set(answers.map((a) => a.body)).size, 1, 'the same body every time')
+  })
+
+  test('a password change voids every pending change-of-address link', async () => {
+    const h = await webHarness()
+    const owner = await confirmedUser(h, h.client(), { email: victim, username: 'victim', password: 'victim password' })
+    // Someone who knew the old password asks to move the account to their address…
+    await owner.json('POST', '/auth/change-email', { email: 'mallory@example.test', password: 'victim password' })
+    const change = linkIn(await h.mailTo('mallory@example.test', { subject: /new address/ }))
+    // …and the owner resets the password.
+    await h.client().json('POST', '/auth/reset', { email: victim })
+    const reset = linkIn(await h.mailTo(victim, { subject: /Reset/ }))
+    assert.equal((await h.client().json('POST', reset, { password: 'the new password' })).statusCode, 200)
+    assert.equal((await h.client().get(change)).statusCode, 400, 'the page says so')
+    const used = await h.client().json('POST', change, {})
+    assert.equal(used.statusCode, 400)
+    const row = await h.db.kysely.selectFrom('users').select('email').executeTakeFirstOrThrow()
+    assert.equal(row.email, victim)
+  })
+
+  test('a change of address, or its undo, voids every reset link', async () => {
+    const h = await webHarness()
+    const owner = await confirmedUser(h, h.client(), { email: victim, username: 'victim', password: 'victim password' })
+    await h.client().json('POST', '/auth/reset', { email: victim })
+    const oldReset = linkIn(await h.mailTo(victim, { subject: /Reset/ }))
+    await owner.json('POST', '/auth/change-email', { email: 'new@example.test', password: 'victim password' })
+    assert.equal((await h.client().json('POST', linkIn(await h.mailTo('new@example.test', { subject: /new address/ })), {})).statusCode, 200)
+    assert.equal((await h.client().json('POST', oldReset, { password: 'a password for me' })).statusCode, 400, 'reset link to the old address')
+
+    // A reset link sent to the new address dies when the old address takes the account back.
+    await h.client().json('POST', '/auth/reset', { email: 'new@example.test' })
+    const newReset = linkIn(await h.mailTo('new@example.test', { subject: /Reset/ }))
+    const undo = linkIn(await h.mailTo(victim, { subject: /was changed/ }), /\/auth\/change-email\/undo\/[A-Za-z0-9_-]{43}/)
+    assert.equal((await h.client().json('POST', undo, {})).statusCode, 200)
+    assert.equal((await h.client().json('POST', newReset, { password: 'a password for me' })).statusCode, 400, 'reset link to the undone address')
+  })
+
+  test('a new password with a bad reset link costs no password hash, and the route is limited per IP', async () => {
+    const h = await webHarness({ env: { RAGTIME_RATE_LIMITS: 'on' } })
+    const real = crypto.scrypt
+    let hashes = 0
+    crypto.scrypt = ((...args: Parameters<typeof real>) => {
+      hashes++
+      return (real as (...a: unknown[]) => void)(...args)
+    }) as typeof real
+    syncBuiltinESMExports()
+    try {
+      const codes = []
+      for (let i = 0; i < 11; i++) codes.push((await post(h, '10.5.0.1', `/auth/reset/${'A'.repeat(42)}${i % 10}`, { password: 'a good new password' })).statusCode)
+      assert.deepEqual(codes, [...Array(10).fill(400), 429])
+      assert.equal(hashes, 0, 'the token is checked before the password is hashed')
+    } finally {
+      crypto.scrypt = real
+      syncBuiltinESMExports()
+    }
+  })
+
+  test('confirmation racing a correction of the address: a link confirms only the address it was sent to (many rounds, both orders)', async () => {
+    const h = await webHarness()
+    const signedUp = async (name: string) => {
+      const user = { email: `${name}@example.test`, username: name, password: 'racer password' }
+      const browser = h.client()
+      await browser.json('POST', '/auth/register', user)
+      const link = linkIn(await h.mailTo(user.email, { subject: /Confirm/ }))
+      await browser.json('POST', '/auth/login', user)
+      const correct = (email: string) => browser.json('POST', '/auth/unconfirmed/address', { email, password: user.password })
+      return { user, link, correct }
+    }
+    // How long a correction takes here (its password check, then its transaction): the
+    // confirmation is sent at offsets spread over that time, so it lands inside the correction's
+    // transaction in some rounds, whatever the machine's speed.
+    const probe = await signedUp('probe')
+    const started = performance.now()
+    await probe.correct('probe2@example.test')
+    const span = Math.ceil(performance.now() - started) + 4
+    const rounds = 40
+    for (let round = 0; round < rounds; round++) {
+      const { user, link, correct } = await signedUp(`racer${round}`)
+      const target = `target${round}@example.test`
+      const confirmFirst = round % 2 === 1
+      const offset = confirmFirst ? round % 4 : Math.round((round / rounds) * span)
+      const [first, second] = confirmFirst ? [() => h.client().json('POST', link, {}), () => correct(target)] : [() => correct(target), () => h.client().json('POST', link, {})]
+      const one = first()
+      await delay(offset)
+      const [a, b] = await Promise.all([one, second()])
+      const [corrected, confirmed] = confirmFirst ? [b, a] : [a, b]
+      const row = await h.db.kysely.selectFrom('users').select(['email', 'confirmed_at']).where('username', '=', user.username).executeTakeFirstOrThrow()
+      const what = `round ${round}, +${offset} ms: correction ${corrected.statusCode}, confirmation ${confirmed.statusCode}, now ${row.email} ${row.confirmed_at ? 'confirmed' : 'unconfirmed'}`
+      if (row.confirmed_at !== null) assert.equal(row.email, user.email, `only the address the link went to is confirmed (${what})`)
+      if (confirmed.statusCode === 200) assert.equal(row.email, user.email, what)
+      if (corrected.statusCode === 202) assert.equal(row.confirmed_at, null, what)
+    }
+  })
+})
