@@ -3,7 +3,8 @@ import { type Database, transaction } from '../db/index.ts'
 import { addressKey } from '../lib/email-address.ts'
 import type { AccountsContext } from './context.ts'
 import { endAllSessions } from './sessions.ts'
-import { checkToken, issueToken, markUsed, voidTokens } from './tokens.ts'
+import { checkToken, issueToken, useToken, voidToken, voidTokens } from './tokens.ts'
+import { deleteUnconfirmed } from './unconfirmed.ts'
 import { findUserByEmail, findUserById, type User } from './users.ts'
 import { checkEmail, type FieldErrors, validate } from './validation.ts'
 
@@ -11,7 +12,7 @@ export type ChangeRequestResult = { ok: true } | { ok: false; reason: 'invalid' 
 
 /**
  * Asks the new address to confirm itself. The current password is required. If the new address
- * already has an account, its owner is told instead, and the answer is the same.
+ * already has a confirmed account, its owner is told instead, and the answer is the same.
  */
 export async function requestEmailChange(
   ctx: AccountsContext,
@@ -31,14 +32,16 @@ export async function requestEmailChange(
   const newEmail = checked.value
   await transaction(ctx.db.kysely, async (trx) => {
     const now = ctx.clock.now()
+    // An address held only by an unconfirmed account is free to take (see switchAddress).
     const owner = await findUserByEmail(trx, newEmail)
-    if (owner) {
+    if (owner?.confirmed) {
       await ctx.mail.alreadyRegistered(trx, owner.email)
       return
     }
-    await voidTokens(trx, user.id, 'change-email')
-    const { token } = await issueToken(trx, { userId: user.id, purpose: 'change-email', email: newEmail, now })
-    await ctx.mail.changeEmail(trx, user, newEmail, token)
+    const { token, id } = await issueToken(trx, { userId: user.id, purpose: 'change-email', email: newEmail, now })
+    // Over the new address's mail budget: no email, so no new link, and the older one stands.
+    if ((await ctx.mail.changeEmail(trx, user, newEmail, token)) === undefined) return voidToken(trx, id)
+    await voidTokens(trx, user.id, 'change-email', { except: id })
   })
   return { ok: true }
 }
@@ -98,22 +101,26 @@ function switchAddress(
 ): Promise<ChangeResult> {
   return transaction(ctx.db.kysely, async (trx): Promise<ChangeResult> => {
     const now = ctx.clock.now()
-    const check = await checkToken(trx, token, purpose, now)
-    if (!check.ok) return check
-    const user = await findUserById(trx, check.token.userId)
-    const email = check.token.email
-    if (!user || !email || check.token.usedAt !== null) return { ok: false, reason: 'invalid' }
+    const use = await useToken(trx, token, purpose, now)
+    if (!use.ok) return { ok: false, reason: use.reason === 'expired' ? 'expired' : 'invalid' }
+    const { userId, email, createdAt } = use.token
+    const user = await findUserById(trx, userId)
+    if (!user || !email) return { ok: false, reason: 'invalid' }
     // A change asked for before the password last changed is void (whoever knew the old
     // password asked for it); an undo is not: it belongs to the address being taken back.
-    if (purpose === 'change-email' && check.token.createdAt < user.passwordChangedAt) return { ok: false, reason: 'invalid' }
+    const sincePassword = purpose === 'change-email'
+    if (sincePassword && createdAt < user.passwordChangedAt) return { ok: false, reason: 'invalid' }
     const owner = await findUserByEmail(trx, email)
-    if (owner && owner.id !== user.id) return { ok: false, reason: 'address-taken' }
-    await trx
-      .updateTable('users')
-      .set({ email, email_key: addressKey(email), updated_at: now })
-      .where('id', '=', user.id)
-      .execute()
-    await markUsed(trx, token, now)
+    if (owner && owner.id !== user.id) {
+      if (owner.confirmed) return { ok: false, reason: 'address-taken' }
+      // Only a confirmed account holds an address: an unconfirmed one that took it meanwhile
+      // (say, the old address just freed, squatted before the undo) gives it up.
+      await deleteUnconfirmed(ctx, trx, owner.id, email)
+    }
+    // The password may have changed since it was read: the write re-checks it.
+    let update = trx.updateTable('users').set({ email, email_key: addressKey(email), updated_at: now }).where('id', '=', user.id)
+    if (sincePassword) update = update.where('password_changed_at', '<=', createdAt)
+    if (Number((await update.executeTakeFirst()).numUpdatedRows) === 0) return { ok: false, reason: 'invalid' }
     const changed = { ...user, email }
     await after(trx, changed, user.email, now)
     return { ok: true, user: changed }

@@ -4,7 +4,8 @@ import { addressKey } from '../lib/email-address.ts'
 import type { AccountsContext } from './context.ts'
 import { type DeliveryStatus, describeDelivery } from './delivery-status.ts'
 import { endAllSessions } from './sessions.ts'
-import { checkToken, issueToken, markUsed } from './tokens.ts'
+import { checkToken, issueToken, useToken } from './tokens.ts'
+import { deleteUnconfirmed } from './unconfirmed.ts'
 import { findUserByEmail, findUserById, type User } from './users.ts'
 import { checkEmail, type FieldErrors, validate } from './validation.ts'
 
@@ -37,13 +38,14 @@ export function previewConfirmation(ctx: AccountsContext, token: string): Promis
 export function confirmAccount(ctx: AccountsContext, token: string): Promise<ConfirmResult> {
   return transaction(ctx.db.kysely, async (trx): Promise<ConfirmResult> => {
     const now = ctx.clock.now()
-    const check = await checkToken(trx, token, 'confirm', now)
-    if (!check.ok) return check
-    const { userId, email, usedAt } = check.token
-    if (usedAt !== null) {
+    const use = await useToken(trx, token, 'confirm', now)
+    // A repeat (a second click, a double submit) reports success and changes nothing.
+    const repeat = async (userId: number): Promise<ConfirmResult> => {
       const user = await findUserById(trx, userId)
       return user?.confirmed ? { ok: true, user, firstUse: false } : { ok: false, reason: 'invalid' }
     }
+    if (!use.ok) return use.reason === 'used' ? repeat(use.token.userId) : use
+    const { userId, email } = use.token
     if (!email) return { ok: false, reason: 'invalid' }
     const confirmed = await trx
       .updateTable('users')
@@ -53,7 +55,6 @@ export function confirmAccount(ctx: AccountsContext, token: string): Promise<Con
       .where('confirmed_at', 'is', null)
       .executeTakeFirst()
     if (Number(confirmed.numUpdatedRows) === 0) return { ok: false, reason: 'invalid' }
-    await markUsed(trx, token, now)
     await endAllSessions(trx, userId)
     const user = await findUserById(trx, userId)
     return user ? { ok: true, user, firstUse: true } : { ok: false, reason: 'invalid' }
@@ -115,8 +116,9 @@ export type CorrectAddressResult =
 
 /**
  * An unconfirmed user whose confirmation email could not be delivered fixes the address: with
- * the password, the account takes the new address and a new link goes to it. An address that
- * has an account gets the same answer (its owner is told instead), as at sign-up.
+ * the password, the account takes the new address and a new link goes to it. An address with a
+ * confirmed account gets the same answer (its owner is told instead), as at sign-up; one held
+ * only by another unconfirmed account is taken over, as at sign-up.
  */
 export async function correctAddress(ctx: AccountsContext, user: User, input: Record<string, unknown>): Promise<CorrectAddressResult> {
   const checked = validate((errors) => {
@@ -134,8 +136,11 @@ export async function correctAddress(ctx: AccountsContext, user: User, input: Re
       const now = ctx.clock.now()
       const owner = await findUserByEmail(trx, email)
       if (owner && owner.id !== user.id) {
-        await ctx.mail.alreadyRegistered(trx, owner.email)
-        return { ok: true }
+        if (owner.confirmed) {
+          await ctx.mail.alreadyRegistered(trx, owner.email)
+          return { ok: true }
+        }
+        await deleteUnconfirmed(ctx, trx, owner.id, email)
       }
       // Only an account that is still unconfirmed when this write lands changes address: a
       // confirmation that commits first wins, and this one then changes nothing.

@@ -57,7 +57,7 @@ export function createAccounts(options: AccountsOptions) {
     confirmationDelivery: (userId: number) => confirmationDelivery(ctx, userId),
     correctAddress: (user: User, input: Record<string, unknown>) => correctAddress(ctx, user, input),
     checkCredentials: (email: unknown, password: unknown) => checkCredentials(ctx, email, password),
-    requestPasswordReset: (input: Record<string, unknown>) => requestPasswordReset(ctx, input),
+    requestPasswordReset: (input: Record<string, unknown>, options?: { knownDevice?: boolean }) => requestPasswordReset(ctx, input, options),
     previewReset: (token: string) => previewReset(ctx, token),
     resetPassword: (token: string, input: Record<string, unknown>) => resetPassword(ctx, token, input),
     requestEmailChange: (user: User, input: Record<string, unknown>) => requestEmailChange(ctx, user, input),

@@ -1,9 +1,9 @@
 import { addressKey } from '../lib/email-address.ts'
 
 /**
- * Failed log-ins to one account from anywhere, however many IPs: over the limit the account
- * refuses log-ins until the window ends. Short, so it cannot lock its owner out for long, and a
- * password reset lifts it.
+ * Log-ins to one account from anywhere, however many IPs (forgotten at a successful one): over
+ * the limit the account refuses log-ins until the window ends, except from a browser that logged
+ * in to it before (web/plugins/known-devices.ts). Short, and a password reset lifts it.
  */
 export const LOGIN_LOCK = Object.freeze({ name: 'log-in-account', limit: 20, windowMs: 15 * 60_000 })
 

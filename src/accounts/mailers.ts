@@ -84,8 +84,9 @@ export function accountMailers(outbox: Outbox, baseUrl: string, admin: string | 
       )
     },
 
-    reset: (trx: Transaction<Database>, user: Recipient, token: string) =>
-      budgeted(trx, user.email, () =>
+    /** `budgeted: false` for a browser that logged in to the account before (see known-devices). */
+    reset: (trx: Transaction<Database>, user: Recipient, token: string, { budgeted: counted = true } = {}) => {
+      const send = () =>
         outbox.enqueue(
           trx,
           {
@@ -95,8 +96,9 @@ export function accountMailers(outbox: Outbox, baseUrl: string, admin: string | 
             context: { username: user.username, resetUrl: url(`/auth/reset/${token}`), minutes: TOKEN_LIFETIMES.reset / 60_000 },
           },
           carrying('reset'),
-        ),
-    ),
+        )
+      return counted ? budgeted(trx, user.email, send) : send()
+    },
 
     passwordChanged: (trx: Transaction<Database>, user: Recipient) =>
       outbox.enqueue(

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { purgeWindows, transaction } from '../db/index.ts'
 import type { AccountsContext } from './context.ts'
-import { deleteUnconfirmed } from './signup.ts'
+import { deleteUnconfirmed } from './unconfirmed.ts'
 
 /** An account that has not confirmed its address within this is deleted (docs/accounts.md). */
 export const UNCONFIRMED_LIFETIME_MS = 7 * 86_400_000

@@ -4,7 +4,7 @@ import { addressKey } from '../lib/email-address.ts'
 import type { AccountsContext } from './context.ts'
 import { endAllSessions } from './sessions.ts'
 import { loginLockKey } from './login-lock.ts'
-import { checkToken, issueToken, markUsed, newToken, type StoredToken, voidToken, voidTokens } from './tokens.ts'
+import { checkToken, issueToken, newToken, type StoredToken, useToken, voidToken, voidTokens } from './tokens.ts'
 import { findUserByEmail, findUserById, type User } from './users.ts'
 import { checkEmail, checkPassword, type FieldErrors, validate } from './validation.ts'
 
@@ -15,7 +15,11 @@ export type ResetRequestResult = { ok: true } | { ok: false; fields: FieldErrors
  * is its time: without an account the email is still rendered (and thrown away), and every
  * answer waits for the same floor.
  */
-export async function requestPasswordReset(ctx: AccountsContext, input: Record<string, unknown>): Promise<ResetRequestResult> {
+export async function requestPasswordReset(
+  ctx: AccountsContext,
+  input: Record<string, unknown>,
+  { knownDevice = false }: { knownDevice?: boolean } = {},
+): Promise<ResetRequestResult> {
   const checked = validate((errors) => checkEmail(input.email, errors))
   if (!checked.ok) return { ok: false, fields: checked.fields }
   // The writes for a real account take longer than none at all (more so on a remote
@@ -36,7 +40,8 @@ export async function requestPasswordReset(ctx: AccountsContext, input: Record<s
     // Bound to the address it goes to: a change of address voids it (see also switchAddress).
     const { token, id } = await issueToken(trx, { userId: user.id, purpose: 'reset', email: user.email, now })
     // Over the address's mail budget: no email, and no link that nobody received.
-    if ((await ctx.mail.reset(trx, user, token)) === undefined) await voidToken(trx, id)
+    // (A browser that logged in to this account before is not held to the budget.)
+    if ((await ctx.mail.reset(trx, user, token, { budgeted: !knownDevice })) === undefined) await voidToken(trx, id)
   })
   await floor
   return { ok: true }
@@ -79,18 +84,22 @@ export async function resetPassword(ctx: AccountsContext, token: string, input: 
   const passwordHash = await ctx.passwords.hash(checked.value)
   return transaction(ctx.db.kysely, async (trx): Promise<ResetResult> => {
     const now = ctx.clock.now()
-    const check = await checkToken(trx, token, 'reset', now)
-    if (!check.ok) return check
-    const user = await findUserById(trx, check.token.userId)
-    if (!user || !usable(check.token, user)) return { ok: false, reason: 'invalid' }
+    const use = await useToken(trx, token, 'reset', now)
+    if (!use.ok) return { ok: false, reason: use.reason === 'expired' ? 'expired' : 'invalid' }
+    const user = await findUserById(trx, use.token.userId)
+    const { createdAt, email } = use.token
+    if (!user || !email || !usable(use.token, user)) return { ok: false, reason: 'invalid' }
     // A change in the same millisecond as the link's issue must still void it.
-    const changedAt = Math.max(now, check.token.createdAt + 1)
-    await trx
+    const changedAt = Math.max(now, createdAt + 1)
+    // The address and the password may have changed since they were read: the write re-checks both.
+    const changed = await trx
       .updateTable('users')
       .set({ password_hash: passwordHash, password_changed_at: changedAt, updated_at: now })
       .where('id', '=', user.id)
-      .execute()
-    await markUsed(trx, token, now)
+      .where('email_key', '=', addressKey(email))
+      .where('password_changed_at', '<=', createdAt)
+      .executeTakeFirst()
+    if (Number(changed.numUpdatedRows) === 0) return { ok: false, reason: 'invalid' }
     await voidTokens(trx, user.id, 'reset')
     await voidTokens(trx, user.id, 'change-email')
     await endAllSessions(trx, user.id)

@@ -1,8 +1,8 @@
-import type { Transaction } from 'kysely'
-import { type Database, isUniqueViolation, transaction } from '../db/index.ts'
+import { isUniqueViolation, transaction } from '../db/index.ts'
 import { addressKey } from '../lib/email-address.ts'
 import type { AccountsContext } from './context.ts'
 import { sendNewConfirmation } from './confirm.ts'
+import { deleteUnconfirmed } from './unconfirmed.ts'
 import { findSignUpClash } from './users.ts'
 import { checkEmail, checkPassword, checkUsername, type FieldErrors, validate } from './validation.ts'
 
@@ -13,11 +13,13 @@ export type SignUpResult =
 
 /**
  * Creates an unconfirmed account and enqueues its confirmation email in the same transaction.
- * The answer never depends on whether the address has an account: a taken username is refused
- * whoever holds the address; an address with a confirmed account gets the same answer, and its
- * owner a notice instead of a second link; an address held only by an unconfirmed account is
- * taken over (that account is deleted): whoever can read the mailbox owns the address, not
- * whoever typed it first. The password is hashed every time, so every path takes as long.
+ * The answer never depends on whether the address has an account: a username another account
+ * holds is refused whoever holds the address; an address with a confirmed account gets the same
+ * answer, and its owner a notice instead of a second link; an address held only by an
+ * unconfirmed account is taken over (that account is deleted): whoever can read the mailbox owns
+ * the address, not whoever typed it first; that holds for a repeat too (same address, same
+ * username: a double submit, a second try), whose link replaces the first. The password is
+ * hashed every time, so every path takes as long.
  */
 export async function signUp(ctx: AccountsContext, input: Record<string, unknown>): Promise<SignUpResult> {
   const checked = validate((errors) => ({
@@ -28,28 +30,35 @@ export async function signUp(ctx: AccountsContext, input: Record<string, unknown
   if (!checked.ok) return { ok: false, reason: 'invalid', fields: checked.fields }
   const { email, username, password } = checked.value
   const passwordHash = await ctx.passwords.hash(password)
-  try {
-    return await createAccount(ctx, email, username, passwordHash)
-  } catch (err) {
-    // Two sign-ups for one address (or username) at once: the loser now sees the winner.
-    if (!isUniqueViolation(err)) throw err
-    return createAccount(ctx, email, username, passwordHash)
+  // Sign-ups for one address (or username) at once: a loser sees the winner and tries again
+  // (replacing it, if it is a pending sign-up for the same address). Each retry follows a
+  // commit, so a handful covers any burst a person can make.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createAccount(ctx, email, username, passwordHash)
+    } catch (err) {
+      if (!isUniqueViolation(err) || attempt === SIGN_UP_ATTEMPTS) throw err
+    }
   }
 }
+
+const SIGN_UP_ATTEMPTS = 10
 
 function createAccount(ctx: AccountsContext, email: string, username: string, passwordHash: string) {
   return transaction(ctx.db.kysely, async (trx): Promise<SignUpResult> => {
     const now = ctx.clock.now()
     const clash = await findSignUpClash(trx, email, username)
-    if (clash.usernameTaken) {
+    const holder = clash.addressOwner
+    // The username of the account that holds this very address is no clash: that is a repeat.
+    const repeat = holder !== undefined && holder.username.toLowerCase() === username.toLowerCase()
+    if (clash.usernameTaken && !repeat) {
       return { ok: false, reason: 'username-taken', fields: { username: 'That username is taken: choose another.' } }
     }
-    const holder = clash.addressOwner
     if (holder?.confirmed) {
       await ctx.mail.alreadyRegistered(trx, holder.email)
       return { ok: true }
     }
-    if (holder) await deleteUnconfirmed(ctx, trx, holder.id)
+    if (holder) await deleteUnconfirmed(ctx, trx, holder.id, email)
     const inserted = await trx
       .insertInto('users')
       .values({
@@ -70,17 +79,4 @@ function createAccount(ctx: AccountsContext, email: string, username: string, pa
     await ctx.mail.newUser(trx, user)
     return { ok: true }
   })
-}
-
-/**
- * Deletes an account that never confirmed its address (taken over, or expired): its sessions
- * and tokens go with it (foreign keys cascade), and its confirmation mail still waiting to go
- * out is withdrawn. Only if it is still unconfirmed when the delete lands.
- */
-export async function deleteUnconfirmed(ctx: AccountsContext, trx: Transaction<Database>, userId: number): Promise<boolean> {
-  const pending = await trx.selectFrom('account_tokens').select('outbox_id').where('user_id', '=', userId).where('outbox_id', 'is not', null).execute()
-  const deleted = await trx.deleteFrom('users').where('id', '=', userId).where('confirmed_at', 'is', null).executeTakeFirst()
-  if (Number(deleted.numDeletedRows) === 0) return false
-  await ctx.outbox.withdraw(trx, pending.map((row) => Number(row.outbox_id)))
-  return true
 }

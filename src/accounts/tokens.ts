@@ -87,13 +87,44 @@ export async function checkToken(
   }
 }
 
-export async function markUsed(trx: Transaction<Database>, token: string, now: number): Promise<void> {
-  await trx.updateTable('account_tokens').set({ used_at: now }).where('id', '=', tokenId(token)).execute()
+export type TokenUse =
+  | { ok: true; token: StoredToken }
+  | { ok: false; reason: 'invalid' | 'expired' }
+  | { ok: false; reason: 'used'; token: StoredToken }
+
+/**
+ * Uses a token: it is marked used by the statement that finds it unused and unexpired, so two
+ * requests racing with one link, or a use racing a change that voids the link, cannot both win
+ * (under READ COMMITTED the second waits for the first's row lock, then finds the token used
+ * or gone). A token that was already used comes back as such, for flows where a repeat is
+ * harmless.
+ */
+export async function useToken(trx: Transaction<Database>, token: string, purpose: TokenPurpose, now: number): Promise<TokenUse> {
+  if (!TOKEN_SHAPE.test(token)) return { ok: false, reason: 'invalid' }
+  const row = await trx
+    .updateTable('account_tokens')
+    .set({ used_at: now })
+    .where('id', '=', tokenId(token))
+    .where('purpose', '=', purpose)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returning(['user_id', 'email', 'created_at'])
+    .executeTakeFirst()
+  if (row) return { ok: true, token: { userId: Number(row.user_id), email: row.email, createdAt: Number(row.created_at), usedAt: null } }
+  const check = await checkToken(trx, token, purpose, now)
+  return check.ok ? { ok: false, reason: 'used', token: check.token } : check
 }
 
-/** Voids every token of `purpose` the user holds (a new link replaces older ones). */
-export async function voidTokens(trx: Transaction<Database>, userId: number, purpose: TokenPurpose): Promise<void> {
-  await trx.deleteFrom('account_tokens').where('user_id', '=', userId).where('purpose', '=', purpose).execute()
+/** Voids every token of `purpose` the user holds (but `except`: a new link replaces older ones). */
+export async function voidTokens(
+  trx: Transaction<Database>,
+  userId: number,
+  purpose: TokenPurpose,
+  { except }: { except?: string } = {},
+): Promise<void> {
+  let query = trx.deleteFrom('account_tokens').where('user_id', '=', userId).where('purpose', '=', purpose)
+  if (except !== undefined) query = query.where('id', '<>', except)
+  await query.execute()
 }
 
 /** Voids one token by its stored id (a link that was never sent). */

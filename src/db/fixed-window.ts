@@ -33,13 +33,6 @@ export async function countInWindow(
   return { hits: Number(row.hits), windowStart: Number(row.window_start) }
 }
 
-/** The hits counted under `key` in its current window, without counting one. */
-export async function peekWindow(db: Kysely<Database>, key: string, windowMs: number, now: number): Promise<WindowCount> {
-  const row = await db.selectFrom('rate_limits').select(['hits', 'window_start']).where('key', '=', key).executeTakeFirst()
-  if (!row || Number(row.window_start) <= now - windowMs) return { hits: 0, windowStart: now }
-  return { hits: Number(row.hits), windowStart: Number(row.window_start) }
-}
-
 /** Forgets the count under `key` (a lock-out lifted by a password reset). */
 export async function clearWindow(db: Kysely<Database> | Transaction<Database>, key: string): Promise<void> {
   await db.deleteFrom('rate_limits').where('key', '=', key).execute()

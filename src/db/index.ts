@@ -11,7 +11,7 @@ export type { Database, Millis } from './schema.ts'
 export { migrateToLatest } from './migrate.ts'
 export { isUniqueViolation } from './errors.ts'
 export { afterCommit, transaction } from './transaction.ts'
-export { clearWindow, countInWindow, peekWindow, purgeWindows, type WindowCount } from './fixed-window.ts'
+export { clearWindow, countInWindow, purgeWindows, type WindowCount } from './fixed-window.ts'
 
 export type Dialect = 'sqlite' | 'postgres'
 

@@ -65,10 +65,17 @@ function aboutTheRecipient(code: string | undefined, command: unknown): boolean 
   return command === undefined && code === 'EMESSAGE'
 }
 
-/** 5.1.x: the address does not exist (no such mailbox, bad domain), unless it names our sender. */
+/**
+ * Postfix's sender checks (reject_unlisted_sender, reject_unverified_sender…) answer RCPT TO
+ * with a generic 5.1.0 and say in words whose address it is: "Sender address rejected".
+ */
+const SENDER_REFUSED = /\bsender address\b/i
+
+/** 5.1.x: the address does not exist (no such mailbox, bad domain), unless it is about our sender. */
 function unknownMailbox(response: string | undefined): boolean {
   const enhanced = response ? ENHANCED_STATUS.exec(response) : null
-  return enhanced?.[1] === '5' && enhanced[2] === '1' && !ABOUT_THE_SENDER.has(String(Number(enhanced[3])))
+  if (!response || !enhanced || enhanced[1] !== '5' || enhanced[2] !== '1') return false
+  return !ABOUT_THE_SENDER.has(String(Number(enhanced[3]))) && !SENDER_REFUSED.test(response)
 }
 
 function describe(code: string | undefined, responseCode: number | string | undefined, detail: string): string {

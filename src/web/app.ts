@@ -3,6 +3,7 @@ import formbody from '@fastify/formbody'
 import fp from 'fastify-plugin'
 import { csrf } from './plugins/csrf.ts'
 import { errors } from './plugins/errors.ts'
+import { knownDevices } from './plugins/known-devices.ts'
 import { rateLimits } from './plugins/rate-limits.ts'
 import { securityHeaders } from './plugins/security-headers.ts'
 import { sessions } from './plugins/session.ts'
@@ -36,6 +37,7 @@ export const ragtimeApp = fp<AppDeps>(
     await app.register(sessions)
     await app.register(csrf)
     await app.register(rateLimits)
+    await app.register(knownDevices)
     for (const routes of [siteRoutes, registerRoutes, confirmRoutes, loginRoutes, resetRoutes, changeEmailRoutes, adminMailRoutes]) {
       await app.register(routes)
     }

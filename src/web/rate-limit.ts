@@ -1,6 +1,6 @@
 import { LOGIN_LOCK } from '../accounts/login-lock.ts'
 import { addressKey, normalizeAddress } from '../lib/email-address.ts'
-import { countInWindow, type Db, peekWindow } from '../db/index.ts'
+import { clearWindow, countInWindow, type Db } from '../db/index.ts'
 
 export interface RateRule {
   readonly name: string
@@ -19,7 +19,7 @@ export const RATE_RULES = Object.freeze({
   signUp: { name: 'sign-up', limit: 10, windowMs: HOUR },
   logIn: { name: 'log-in', limit: 10, windowMs: 15 * MINUTES },
   logInFromIp: { name: 'log-in-ip', limit: 50, windowMs: 15 * MINUTES },
-  /** Failed log-ins to one account from anywhere (a password reset lifts it). */
+  /** Log-ins to one account from anywhere, forgotten on success (a known device, or a reset, gets past it). */
   logInAccount: LOGIN_LOCK,
   resend: { name: 'resend', limit: 3, windowMs: 15 * MINUTES },
   reset: { name: 'reset', limit: 5, windowMs: HOUR },
@@ -42,10 +42,9 @@ export async function countHit(db: Db, rule: RateRule, subject: string, now: num
   return verdict(rule, hits, windowStart, now)
 }
 
-/** Whether `subject` has reached `rule`'s limit already, without counting (for rules that count failures). */
-export async function checkLimit(db: Db, rule: RateRule, subject: string, now: number): Promise<RateVerdict> {
-  const { hits, windowStart } = await peekWindow(db.kysely, `${rule.name}:${subject}`, rule.windowMs, now)
-  return verdict(rule, hits + 1, windowStart, now)
+/** Drops `subject`'s count under `rule`. */
+export async function forgetHits(db: Db, rule: RateRule, subject: string): Promise<void> {
+  await clearWindow(db.kysely, `${rule.name}:${subject}`)
 }
 
 /**

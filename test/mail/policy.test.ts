@@ -45,6 +45,9 @@ describe('classifyFailure', () => {
     assert.equal(classifyFailure(rcpt(551, '551 5.1.6 mailbox has moved')).suppress, true)
     assert.equal(classifyFailure(rcpt(550, '550 5.1.8 <noreply@ragtime.test>: Sender address rejected: Domain not found')).suppress, false)
     assert.equal(classifyFailure(rcpt(553, '553 5.1.7 bad sender mailbox syntax')).suppress, false)
+    // Postfix's reject_unlisted_sender / reject_unverified_sender: a generic 5.1.0 that says whose address it is.
+    assert.equal(classifyFailure(rcpt(550, '550 5.1.0 <noreply@ragtime.test>: Sender address rejected: User unknown in local recipient table')).suppress, false)
+    assert.equal(classifyFailure(rcpt(550, '550 5.1.0 <gone@example.test>: Recipient address rejected: User unknown')).suppress, true)
     assert.equal(classifyFailure(rcpt(550, '550 5.1.8 sender rejected')).kind, 'permanent')
     assert.equal(classifyFailure(rcpt(450, '450 4.1.1 recipient not verified yet')).kind, 'transient')
     assert.equal(classifyFailure(rcpt(450, '450 4.1.1 recipient not verified yet')).suppress, false)

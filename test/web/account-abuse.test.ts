@@ -119,18 +119,132 @@ describe('abuse of the account flows', () => {
     assert.equal((await post(h, '10.4.0.3', '/auth/login', { email: victim, password: 'a brand new password' })).statusCode, 200)
   })
 
+  test('the owner’s own browser gets past the lock-out, the per-address reset limit and the mail budget that strangers use up', async () => {
+    const h = await webHarness({ env: { RAGTIME_RATE_LIMITS: 'on' } })
+    const owner = await confirmedUser(h, h.client(), { email: victim, username: 'victim', password: 'victim password' })
+    assert.equal((await owner.json('POST', '/auth/login', { email: victim, password: 'victim password' })).statusCode, 200)
+    // A stranger locks the account, spends the address's reset limit and its mail budget.
+    for (let i = 0; i < 21; i++) await post(h, `10.6.${i}.1`, '/auth/login', { email: victim, password: `guess ${i}` })
+    for (let i = 0; i < 8; i++) await post(h, `10.7.${i}.1`, '/auth/reset', { email: SPELLINGS[i % SPELLINGS.length] })
+    await drained(h)
+    const before = deliveredTo(h, victim)
+    assert.equal((await post(h, '10.8.0.1', '/auth/login', { email: victim, password: 'victim password' })).statusCode, 429, 'a new browser is locked out')
+    assert.equal((await post(h, '10.8.0.1', '/auth/reset', { email: victim })).statusCode, 429, 'and refused a reset')
+
+    const again = await owner.json('POST', '/auth/login', { email: 'Victim@Example.test', password: 'victim password' })
+    assert.equal(again.statusCode, 200, 'the browser that logged in before is not')
+    assert.equal((await owner.json('POST', '/auth/reset', { email: victim })).statusCode, 202)
+    await until(() => deliveredTo(h, victim) > before, 'the owner’s reset email, past the budget')
+    // The cookie vouches for that account only.
+    const other = await owner.json('POST', '/auth/login', { email: 'someone@example.test', password: 'a guess at it' })
+    assert.equal(other.statusCode, 401)
+  })
+
+  test('failed log-ins in parallel cannot slip past the count: at most the limit are checked', async () => {
+    const h = await webHarness({ env: { RAGTIME_RATE_LIMITS: 'on' } })
+    await confirmedUser(h, h.client(), { email: victim, username: 'victim', password: 'victim password' })
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => post(h, `10.9.${i}.1`, '/auth/login', { email: victim, password: `guess ${i}` })))
+    const codes = answers.map((a) => a.statusCode)
+    assert.equal(codes.filter((c) => c === 401).length, 20, codes.join())
+    assert.equal(codes.filter((c) => c === 429).length, 10, codes.join())
+  })
+
+  test('a log-in to an account whose hash is older takes as long as one to an unknown address', async () => {
+    const h = await webHarness({ env: { RAGTIME_PASSWORD_COST: '14' } })
+    await confirmedUser(h, h.client(), { email: victim, username: 'victim', password: 'victim password' })
+    // A dormant account from before the cost was raised: its hash is at 2^10, the decoy at 2^14.
+    const { passwordHasher } = await import('../../src/accounts/passwords.ts')
+    const stale = await passwordHasher(10).hash('victim password')
+    const timed = async (email: string) => {
+      await h.db.kysely.updateTable('users').set({ password_hash: stale }).execute()
+      const start = performance.now()
+      assert.equal((await h.client().json('POST', '/auth/login', { email, password: 'a wrong password' })).statusCode, 401)
+      return performance.now() - start
+    }
+    const known: number[] = []
+    const unknown: number[] = []
+    for (let i = 0; i < 7; i++) {
+      known.push(await timed(victim))
+      unknown.push(await timed(`nobody${i}@example.test`))
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[3]!
+    assert.ok(median(known) >= 0.7 * median(unknown), `known ${median(known).toFixed(1)} ms vs unknown ${median(unknown).toFixed(1)} ms`)
+  })
+
+  test('one reset link posted twice at once changes the password once', async () => {
+    const h = await webHarness()
+    await confirmedUser(h, h.client(), { email: victim, username: 'victim', password: 'victim password' })
+    await h.client().json('POST', '/auth/reset', { email: victim })
+    const link = linkIn(await h.mailTo(victim, { subject: /Reset/ }))
+    const answers = await Promise.all([
+      h.client().json('POST', link, { password: 'first new password' }),
+      h.client().json('POST', link, { password: 'second new password' }),
+    ])
+    assert.deepEqual(answers.map((a) => a.statusCode).sort(), [200, 400])
+    const won = answers[0]!.statusCode === 200 ? 'first new password' : 'second new password'
+    assert.equal((await h.client().json('POST', '/auth/login', { email: victim, password: won })).statusCode, 200)
+  })
+
+  test('a confirmation link clicked twice at once: both answers say confirmed', async () => {
+    const h = await webHarness()
+    await h.client().json('POST', '/auth/register', { email: victim, username: 'victim', password: 'victim password' })
+    const link = linkIn(await h.mailTo(victim, { subject: /Confirm/ }))
+    const answers = await Promise.all([h.client().json('POST', link, {}), h.client().json('POST', link, {})])
+    assert.deepEqual(answers.map((a) => a.statusCode), [200, 200])
+  })
+
+  test('an address freed by a change of address and squatted by a new sign-up does not block the undo', async () => {
+    const h = await webHarness()
+    const owner = await confirmedUser(h, h.client(), { email: victim, username: 'victim', password: 'victim password' })
+    // Someone with the password moves the account away, then squats the old address.
+    await owner.json('POST', '/auth/change-email', { email: 'mallory@example.test', password: 'victim password' })
+    assert.equal((await h.client().json('POST', linkIn(await h.mailTo('mallory@example.test', { subject: /new address/ })), {})).statusCode, 200)
+    assert.equal((await h.client().json('POST', '/auth/register', { email: victim, username: 'squatter', password: 'squatter password' })).statusCode, 202)
+    const undo = linkIn(await h.mailTo(victim, { subject: /was changed/ }), /\/auth\/change-email\/undo\/[A-Za-z0-9_-]{43}/)
+    const undone = await h.client().json('POST', undo, {})
+    assert.equal(undone.statusCode, 200)
+    assert.equal(undone.json().email, victim)
+    const users = await h.db.kysely.selectFrom('users').select(['username', 'email']).execute()
+    assert.deepEqual(users, [{ username: 'victim', email: victim }], 'the squatter’s unconfirmed account is gone')
+  })
+
+  test('a change of address over the new address’s mail budget sends nothing and leaves the earlier link working', async () => {
+    const h = await webHarness({ env: { RAGTIME_RATE_LIMITS: 'on' } })
+    const owner = await confirmedUser(h, h.client(), { email: victim, username: 'victim', password: 'victim password' })
+    await owner.json('POST', '/auth/change-email', { email: 'new@example.test', password: 'victim password' })
+    const first = linkIn(await h.mailTo('new@example.test', { subject: /new address/ }))
+    for (let i = 0; i < MAIL_BUDGET.perHour; i++) await post(h, `10.10.${i}.1`, '/auth/register', { email: 'new@example.test', username: `filler${i}`, password: 'a filler password' })
+    await drained(h)
+    const sent = deliveredTo(h, 'new@example.test')
+    assert.equal((await owner.json('POST', '/auth/change-email', { email: 'new@example.test', password: 'victim password' })).statusCode, 202)
+    await drained(h)
+    assert.equal(deliveredTo(h, 'new@example.test'), sent, 'nothing more was sent')
+    assert.equal((await h.client().json('POST', first, {})).statusCode, 200, 'the earlier link still works')
+  })
+
   test('sign-up with a taken username answers the same whether the address has an account or not', async () => {
     const h = await webHarness()
     await confirmedUser(h, h.client(), { email: victim, username: 'victim', password: 'victim password' })
     await h.client().json('POST', '/auth/register', { email: 'pending@example.test', username: 'pending', password: 'pending password' })
+    // The attacker's own username (known to be taken), and another's, against addresses that
+    // have a confirmed account, a pending one, or none.
+    await confirmedUser(h, h.client(), { email: 'mallory@example.test', username: 'mallory', password: 'mallory password' })
+    const probes = [
+      ['mallory', victim],
+      ['mallory', 'VICTIM@example.test'],
+      ['mallory', 'pending@example.test'],
+      ['mallory', 'nobody@example.test'],
+      ['victim', 'pending@example.test'],
+      ['victim', 'nobody@example.test'],
+      ['pending', victim],
+      ['pending', 'nobody@example.test'],
+    ]
     const answers = []
-    for (const email of [victim, 'VICTIM@example.test', 'pending@example.test', 'nobody@example.test']) {
-      for (const username of ['victim', 'pending']) {
-        answers.push(await h.client().json('POST', '/auth/register', { email, username, password: 'another password' }))
-      }
-    }
+    for (const [username, email] of probes) answers.push(await h.client().json('POST', '/auth/register', { email, username, password: 'another password' }))
     assert.ok(answers.every((a) => a.statusCode === 409), answers.map((a) => a.statusCode).join())
     assert.equal(new Set(answers.map((a) => a.body)).size, 1, 'the same body every time')
+    const users = await h.db.kysely.selectFrom('users').select('username').orderBy('username').execute()
+    assert.deepEqual(users.map((u) => u.username), ['mallory', 'pending', 'victim'], 'nothing was created or replaced')
   })
 
   test('a password change voids every pending change-of-address link', async () => {

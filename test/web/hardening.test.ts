@@ -361,6 +361,7 @@ describe('__Host- cookies behind HTTPS', () => {
     const set = cookieLines(login.headers['set-cookie'])
     assertHostCookie(set.find((c) => c.startsWith('__Host-ragtime_session=')), '__Host-ragtime_session')
     assertHostCookie(set.find((c) => c.startsWith('__Host-ragtime_csrf=')), '__Host-ragtime_csrf')
+    assertHostCookie(set.find((c) => c.startsWith('__Host-ragtime_device=')), '__Host-ragtime_device')
     assert.ok(set.every((c) => c.startsWith('__Host-')), 'no cookie under the old names')
     assert.equal((await browser.json('GET', '/api/me')).statusCode, 200, 'the session works under its new name')
 
@@ -376,6 +377,6 @@ describe('__Host- cookies behind HTTPS', () => {
     await h.client().json('POST', '/auth/register', { email: 'ann@example.test', username: 'ann', password: PASSWORD })
     const login = await h.client().json('POST', '/auth/login', { email: 'ann@example.test', password: PASSWORD })
     const names = cookieLines(login.headers['set-cookie']).map((c) => c.split('=')[0]).sort()
-    assert.deepEqual(names, ['ragtime_csrf', 'ragtime_session'])
+    assert.deepEqual(names, ['ragtime_csrf', 'ragtime_device', 'ragtime_session'])
   })
 })

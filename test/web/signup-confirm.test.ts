@@ -183,9 +183,7 @@ describe('sign-up and confirmation', () => {
           h.client().json('POST', '/auth/register', { ...twin, email: i % 2 ? twin.email.toUpperCase() : twin.email }),
         ),
       )
-      // One wins; the others find the username taken (the answer depends on the username only).
-      const codes = answers.map((a) => a.statusCode)
-      assert.deepEqual([codes.filter((c) => c === 202).length, codes.filter((c) => c === 409).length], [1, 7], codes.join())
+      assert.ok(answers.every((a) => a.statusCode === 202), answers.map((a) => a.statusCode).join())
     }
     const users = await h.db.kysely.selectFrom('users').select('id').execute()
     assert.equal(users.length, rounds)

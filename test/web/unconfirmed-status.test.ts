@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { type Client, linkIn, webHarness } from '../helpers/web.ts'
+import { type Client, confirmedUser, linkIn, webHarness } from '../helpers/web.ts'
 
 const ann = { email: 'ann@exampel.test', username: 'ann', password: 'correct horse battery' }
 
@@ -93,7 +93,7 @@ describe('the unconfirmed page follows the confirmation email', () => {
 
   test('an address that has an account gets the same answer; its owner is told, and the user keeps theirs', async () => {
     const h = await webHarness({ sink: bouncingSink() })
-    await h.client().json('POST', '/auth/register', { email: 'bob@example.test', username: 'bob', password: 'bob password!' })
+    await confirmedUser(h, h.client(), { email: 'bob@example.test', username: 'bob', password: 'bob password!' })
     const browser = h.client()
     await signUpAndLogIn(browser, ann)
     await browser.get('/auth/unconfirmed')
@@ -103,6 +103,18 @@ describe('the unconfirmed page follows the confirmation email', () => {
     assert.deepEqual(taken.json(), free.json())
     await h.mailTo('bob@example.test', { subject: /Someone tried to sign up/ })
     assert.equal((await browser.json('GET', '/api/me')).json().email, 'ann.fixed@example.test')
+  })
+
+  test('an address held only by another unconfirmed account is taken over by the correction', async () => {
+    const h = await webHarness({ sink: bouncingSink() })
+    await h.client().json('POST', '/auth/register', { email: 'bob@example.test', username: 'bob', password: 'bob password!' })
+    const browser = h.client()
+    await signUpAndLogIn(browser, ann)
+    const moved = await browser.json('POST', '/auth/unconfirmed/address', { email: 'BOB@example.test', password: ann.password })
+    assert.equal(moved.statusCode, 202)
+    assert.equal((await browser.json('GET', '/api/me')).json().email, 'BOB@example.test')
+    const users = await h.db.kysely.selectFrom('users').select('username').execute()
+    assert.deepEqual(users.map((u) => u.username), ['ann'])
   })
 
   test('a newer link withdraws the older email if it has not gone out yet', async () => {

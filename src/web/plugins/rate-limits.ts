@@ -1,12 +1,11 @@
 import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
-import { checkLimit, countHit, type RateRule, type RateVerdict } from '../rate-limit.ts'
+import { countHit, forgetHits, type RateRule, type RateVerdict } from '../rate-limit.ts'
 
 /**
  * `await app.limit(reply, rule, subject)`: counts the hit; false when the limit is reached, and
- * the 429 (with Retry-After) is already sent. `app.limitReached` checks without counting and
- * `app.countFailure` counts, for rules that count only what failed (log-ins to one account).
- * RAGTIME_RATE_LIMITS=off lets everything through.
+ * the 429 (with Retry-After) is already sent. `app.forgetLimit` drops a subject's count (a
+ * successful log-in forgets the failed ones). RAGTIME_RATE_LIMITS=off lets everything through.
  */
 export const rateLimits = fp(
   async (app) => {
@@ -24,11 +23,8 @@ export const rateLimits = fp(
     app.decorate('limit', async (reply: FastifyReply, rule: RateRule, subject: string) =>
       on ? refuse(reply, await countHit(app.deps.db, rule, subject, app.deps.clock.now())) : true,
     )
-    app.decorate('limitReached', async (reply: FastifyReply, rule: RateRule, subject: string) =>
-      on ? !refuse(reply, await checkLimit(app.deps.db, rule, subject, app.deps.clock.now())) : false,
-    )
-    app.decorate('countFailure', async (rule: RateRule, subject: string) => {
-      if (on) await countHit(app.deps.db, rule, subject, app.deps.clock.now())
+    app.decorate('forgetLimit', async (rule: RateRule, subject: string) => {
+      if (on) await forgetHits(app.deps.db, rule, subject)
     })
   },
   { name: 'rate-limits', dependencies: ['views'] },
@@ -37,8 +33,6 @@ export const rateLimits = fp(
 declare module 'fastify' {
   interface FastifyInstance {
     limit(reply: FastifyReply, rule: RateRule, subject: string): Promise<boolean>
-    /** True when `subject` is over `rule` already (the 429 is sent); counts nothing. */
-    limitReached(reply: FastifyReply, rule: RateRule, subject: string): Promise<boolean>
-    countFailure(rule: RateRule, subject: string): Promise<void>
+    forgetLimit(rule: RateRule, subject: string): Promise<void>
   }
 }

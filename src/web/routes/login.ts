@@ -17,15 +17,20 @@ export const loginRoutes: FastifyPluginAsync = async (app) => {
     const email = addressLimitKey(input.email)
     if (!(await app.limit(reply, RATE_RULES.logInFromIp, request.ip))) return reply
     if (!(await app.limit(reply, RATE_RULES.logIn, `${request.ip}:${email}`))) return reply
-    if (await app.limitReached(reply, RATE_RULES.logInAccount, email)) return reply
+    // Attempts on one account from anywhere, counted before the check (a burst in parallel
+    // cannot slip past the count) and forgotten on success; a browser that logged in to the
+    // account before is exempt, so the lock-out never keeps the owner out.
+    const knownDevice = app.knowsDevice(request, email)
+    if (!knownDevice && !(await app.limit(reply, RATE_RULES.logInAccount, email))) return reply
     const result = await accounts.checkCredentials(input.email, input.password)
     if (!result.ok) {
-      await app.countFailure(RATE_RULES.logInAccount, email)
       return reply.problem(
         { status: 401, code: 'invalid_credentials', message: 'That address and password do not match an account.' },
         { name: 'login', data: { title: 'Log in', values: echo(input, ['email']) } },
       )
     }
+    await app.forgetLimit(RATE_RULES.logInAccount, email)
+    app.rememberDevice(reply, email)
     await app.startSession(reply, result.user.id)
     if (request.wantsJson) return reply.send(publicUser(result.user))
     return seeOther(reply, result.user.confirmed ? '/' : '/auth/unconfirmed')
