@@ -48,11 +48,18 @@ export interface RagtimeProcess {
   stop(): Promise<void>
 }
 
-/** The outbox's counts by state, from `GET /healthz` of a running `serve`. */
+/**
+ * The whole outbox by state, from the app's `/metrics` (its gauges are read from the database;
+ * `/healthz` reports health only). The bench runs in development, where `/metrics` is open.
+ */
 export async function outboxStates(baseUrl: string): Promise<Record<string, number>> {
-  const response = await fetch(`${baseUrl}/healthz`)
-  const body = (await response.json()) as { outbox?: Record<string, number> }
-  return body.outbox ?? {}
+  const response = await fetch(`${baseUrl}/metrics`)
+  if (!response.ok) throw new Error(`GET /metrics: ${response.status}`)
+  const states: Record<string, number> = {}
+  for (const [, state, value] of (await response.text()).matchAll(/^ragtime_mail_messages\{state="(\w+)"\} (\d+)$/gm)) {
+    states[state!] = Number(value)
+  }
+  return states
 }
 
 /** Resolves once the app reports `count` messages sent (bounded by `timeoutMs`). */
