@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import { simpleParser, type ParsedMail } from 'mailparser'
-import { SMTPServer, type SMTPServerSession } from 'smtp-server'
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server'
 
 /** What the sink should answer to one message: accept, or an SMTP error. */
 export type Verdict = 'accept' | { code: number; message: string }
@@ -16,6 +16,8 @@ export interface SinkOptions {
   onRcptTo?: (address: string) => Verdict | Promise<Verdict>
   /** Leave PIPELINING out of the EHLO reply, so the client waits for each envelope answer. */
   noPipelining?: boolean
+  /** Close a connection that sends nothing for this long (421 first), as relays do; 60 s by default. */
+  idleTimeoutMs?: number
 }
 
 export interface ReceivedMail {
@@ -31,6 +33,8 @@ export interface SmtpSink {
   readonly offered: () => number
   /** Open now, the most open at once, and opened in all. */
   readonly connections: { current: number; max: number; opened: number }
+  /** SMTP commands received so far, by verb (`NOOP`, `MAIL`, `QUIT`, …), over every connection. */
+  readonly commands: Record<string, number>
   /** Cuts every client connection, the way a server ending idle sessions does. */
   dropConnections(): void
   parse(index: number): Promise<ParsedMail>
@@ -50,6 +54,18 @@ function answer(verdict: Verdict | Promise<Verdict> | undefined, callback: (err?
 export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const received: ReceivedMail[] = []
   const connections = { current: 0, max: 0, opened: 0 }
+  const commands: Record<string, number> = {}
+  // smtp-server has no hook per command, but logs each one at debug level with its verb.
+  const countCommands = {
+    debug(entry: { tnx?: unknown; command?: unknown }) {
+      if (entry?.tnx === 'command' && typeof entry.command === 'string') commands[entry.command] = (commands[entry.command] ?? 0) + 1
+    },
+    trace() {},
+    info() {},
+    warn() {},
+    error() {},
+    fatal() {},
+  }
   const sockets = new Set<Socket>()
   const waiters: { count: number; resolve: () => void }[] = []
   let offered = 0
@@ -60,8 +76,9 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     disabledCommands: ['STARTTLS', 'AUTH'],
     disableReverseLookup: true,
     closeTimeout: 500,
-    logger: false,
+    logger: countCommands as unknown as SMTPServerOptions['logger'],
     ...(options.noPipelining ? { hidePIPELINING: true } : {}),
+    ...(options.idleTimeoutMs ? { socketTimeout: options.idleTimeoutMs } : {}),
     onMailFrom(address, _session, callback) {
       answer(options.onMailFrom?.(address.address), callback)
     },
@@ -122,6 +139,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     received,
     offered: () => offered,
     connections,
+    commands,
     dropConnections: () => {
       for (const socket of sockets) socket.destroy()
     },

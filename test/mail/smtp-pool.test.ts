@@ -75,7 +75,7 @@ describe('SMTP connection pool', () => {
     assert.equal(s.connections.opened, 1, 'reset after the refusal, not reconnected')
   })
 
-  test('connections the server drops while idle leave the pool; the next send opens a fresh one', async () => {
+  test('connections the server drops while idle leave the pool; one fresh connection replaces them', async () => {
     const s = await sink()
     const p = pool(s, { maxConnections: 2 })
     await Promise.all([p.send(envelope('a@example.test'), message(1)), p.send(envelope('b@example.test'), message(2))])
