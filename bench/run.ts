@@ -12,12 +12,13 @@ import { backlogMemory } from './scenarios/backlog-memory.ts'
 import { crash } from './scenarios/crash.ts'
 import { deliveryThroughput } from './scenarios/delivery-throughput.ts'
 import { enqueueLatency } from './scenarios/enqueue-latency.ts'
+import { lanes } from './scenarios/lanes.ts'
 import type { ReportRow, Scenario, ScenarioReport } from './scenarios/scenario.ts'
 import { scaleOut } from './scenarios/scale-out.ts'
 import { signupLatency } from './scenarios/signup-latency.ts'
 import { smtpOutage } from './scenarios/smtp-outage.ts'
 
-const SCENARIOS: readonly Scenario[] = [signupLatency, deliveryThroughput, enqueueLatency, backlogMemory, crash, smtpOutage, scaleOut]
+const SCENARIOS: readonly Scenario[] = [signupLatency, deliveryThroughput, enqueueLatency, backlogMemory, crash, smtpOutage, scaleOut, lanes]
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } })
 const only = values.only?.split(',').map((id) => id.trim())

@@ -26,7 +26,9 @@ export class BodyPrefetch {
 
   /**
    * The body of `id` (undefined if it has none). `upcoming` is what will be sent next, in
-   * order: enough of it is loaded in the same query to stay one chunk ahead.
+   * order: enough of it is loaded in the same query to stay one chunk ahead. Only the first two
+   * chunks of `upcoming` are ever loaded: mail put at its head (the high lane) is loaded when
+   * taken, and does not pull bodies from deep in the queue.
    */
   take(id: number, upcoming: readonly { id: number }[]): Promise<string | undefined> {
     if (this.#indexOf(id) < 0) this.#load([id, ...this.#unloaded(upcoming, this.#chunk - 1)])
@@ -52,8 +54,9 @@ export class BodyPrefetch {
 
   #unloaded(upcoming: readonly { id: number }[], max: number): number[] {
     const ids: number[] = []
-    for (const { id } of upcoming) {
-      if (ids.length >= max) break
+    const window = Math.min(upcoming.length, this.#chunk * 2)
+    for (let i = 0; i < window && ids.length < max; i++) {
+      const id = (upcoming[i] as { id: number }).id
       if (this.#indexOf(id) < 0) ids.push(id)
     }
     return ids

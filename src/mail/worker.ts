@@ -8,6 +8,7 @@ import { BodyPrefetch } from './body-prefetch.ts'
 import { classifyFailure } from './failure.ts'
 import type { Outbox } from './outbox.ts'
 import type { AttemptedEvent } from './signals.ts'
+import { MAIL_PRIORITIES } from './states.ts'
 import type { ClaimedMail, Outcome } from './store/index.ts'
 import { type MailTransport, sendInterrupted } from './transports/transport.ts'
 
@@ -31,6 +32,14 @@ export interface RunSummary {
 // large group would widen the window of mail sent twice if the process dies before recording.
 const FLUSH_AFTER_MS = 10
 
+// The high lane: mail someone is waiting for (confirmation, reset, change of address). A wake-up
+// or the poll claims it at once even while the queue is full of notices, and it goes to the head
+// of the queue. An empty lane costs one index probe; while wake-ups keep coming (notices
+// committed in a stream) the lane is looked at again at most once per LANE_RECHECK_MS after a
+// look that found it empty.
+const LANE_PRIORITY = MAIL_PRIORITIES.high
+const LANE_RECHECK_MS = 50
+
 type Counts = { claimed: number; sent: number; retrying: number; dead: number }
 
 /** An outcome waiting to be recorded, with what observers are told once it is. */
@@ -39,7 +48,8 @@ type Attempt = Omit<AttemptedEvent, 'recordedAt'>
 /**
  * Delivers the outbox: claims due mail under a lease, keeps up to `delivery.concurrency`
  * messages in flight through the transport, and records each outcome. New mail is claimed as
- * soon as a connection is free, so a slow server never makes fresh mail wait for a whole batch.
+ * soon as a connection is free, so a slow server never makes fresh mail wait for a whole batch;
+ * high-priority mail is claimed as soon as it is committed (the lane) and sent next.
  */
 export class DeliveryWorker {
   readonly id: string
@@ -49,7 +59,10 @@ export class DeliveryWorker {
   readonly #log: Logger
   readonly #flushSize: number
   readonly #bodies: BodyPrefetch
-  /** Claimed, not started yet. At most a batch, together with what is in flight. */
+  /**
+   * Claimed, not started yet, by priority (claim order within one): the head is sent next. With
+   * what is in flight, at most a batch, plus up to `concurrency` claimed by the high lane.
+   */
   #queue: ClaimedMail[] = []
   #inFlight = 0
   /**
@@ -71,6 +84,14 @@ export class DeliveryWorker {
   #lastClaimAt = Number.NEGATIVE_INFINITY
   /** False once a claim came back short; a wake-up, the poll or a full claim sets it again. */
   #mayHaveMore = true
+  /** High-priority mail may be due: set by a wake-up and the poll, cleared by a short lane claim. */
+  #laneDue = true
+  /** When a claim last came back short (so no high-priority mail was left due). */
+  #laneLookedAt = Number.NEGATIVE_INFINITY
+  /** Ticks every poll period, so the poll runs even while every connection is busy. */
+  #pollTimer: NodeJS.Timeout | undefined
+  /** Counts wake-ups, so one that arrives while a claim runs is not taken as answered by it. */
+  #wakes = 0
   #loop: Promise<void> | undefined
   #stopping = false
   #signalled = false
@@ -79,7 +100,9 @@ export class DeliveryWorker {
   #unsubscribe: (() => Promise<void>) | undefined
   #idleWaiters: (() => void)[] = []
   readonly #onWake = () => {
+    this.#wakes++
     this.#mayHaveMore = true
+    this.#laneDue = true
     this.#signal()
   }
 
@@ -103,6 +126,7 @@ export class DeliveryWorker {
       this.#log.warn({ err, worker: this.id }, 'lost the wake-up connection; reconnecting (the poll covers the gap)'),
     )
     this.#renewTimer = setInterval(() => void this.#renew(), Math.max(250, this.#delivery.leaseMs / 3))
+    this.#pollTimer = setInterval(this.#tick, this.#delivery.pollMs)
     this.#loop = this.#run()
   }
 
@@ -148,6 +172,7 @@ export class DeliveryWorker {
     } finally {
       clearTimeout(abort)
       clearInterval(this.#renewTimer)
+      clearInterval(this.#pollTimer)
       this.#loop = undefined
       this.#transport.close()
       await unsubscribed
@@ -155,27 +180,73 @@ export class DeliveryWorker {
   }
 
   async #run(): Promise<void> {
+    const { batchSize, concurrency, pollMs } = this.#delivery
     while (!this.#stopping) {
-      const room = this.#delivery.batchSize - this.#queue.length - this.#inFlight
+      const held = this.#queue.length + this.#inFlight
+      const room = batchSize - held
       // The poll: mail from other processes (or retries now due) is looked for at least this often.
-      if (Date.now() - this.#lastClaimAt >= this.#delivery.pollMs) this.#mayHaveMore = true
-      if (this.#mayHaveMore && this.#queue.length < this.#delivery.concurrency && room > 0) {
-        this.#lastClaimAt = Date.now()
+      // While the queue is full only the lane is polled (once per poll period, as a claim would be).
+      const now = Date.now()
+      if (now - this.#lastClaimAt >= pollMs) this.#mayHaveMore = true
+      if (now - this.#laneLookedAt >= pollMs) this.#laneDue = true
+      let laneWait: number | undefined
+      if (this.#mayHaveMore && this.#queue.length < concurrency && room > 0) {
+        this.#lastClaimAt = now
+        const wakes = this.#wakes
         const batch = await this.#claim(room)
-        this.#mayHaveMore = batch.length === room
-        this.#queue.push(...batch)
+        // Short: every due message was taken, high-priority ones first.
+        this.#mayHaveMore = batch.length === room || wakes !== this.#wakes
+        if (batch.length < room) this.#laneLookedAt = now
+        if (!this.#mayHaveMore) this.#laneDue = false
+        this.#enqueueClaimed(batch)
+      } else if (this.#laneDue && this.#urgentQueued() < concurrency) {
+        // The queue is full of notices: look for high-priority mail alone, and put it first.
+        // A batch plus this lane's `concurrency` bounds what the worker holds.
+        const limit = Math.min(concurrency, batchSize + concurrency - held)
+        const wait = this.#laneLookedAt + LANE_RECHECK_MS - now
+        if (limit > 0 && wait <= 0) {
+          const wakes = this.#wakes
+          const batch = await this.#claim(limit, LANE_PRIORITY)
+          if (batch.length < limit) this.#laneLookedAt = now
+          this.#laneDue = batch.length === limit || wakes !== this.#wakes
+          this.#enqueueClaimed(batch)
+        } else if (limit > 0) {
+          laneWait = wait
+        }
       }
       this.#startSends()
       if (this.#inFlight === 0 && this.#queue.length === 0) {
         await this.#flush()
         for (const resolve of this.#idleWaiters.splice(0)) resolve()
       }
-      // Every connection busy: the next finished send is the next chance to do anything.
-      await this.#nextEvent(this.#inFlight < this.#delivery.concurrency ? this.#delivery.pollMs : undefined)
+      // Every connection busy: the next finished send is the next chance to do anything, unless
+      // the lane waits for its next look.
+      await this.#nextEvent(laneWait ?? (this.#inFlight < concurrency ? pollMs : undefined))
     }
     while (this.#inFlight > 0) await this.#nextEvent()
     await this.#flush()
     await this.#release(this.#queue.splice(0).map((mail) => mail.id))
+  }
+
+  /**
+   * Adds claimed mail (in claim order) to the queue behind everything of its priority or higher,
+   * so a claimed confirmation is the next to start. Notices land at the end without a scan.
+   */
+  #enqueueClaimed(batch: readonly ClaimedMail[]): void {
+    const queue = this.#queue
+    for (const mail of batch) {
+      let at = queue.length
+      while (at > 0 && (queue[at - 1] as ClaimedMail).priority > mail.priority) at--
+      if (at === queue.length) queue.push(mail)
+      else queue.splice(at, 0, mail)
+    }
+  }
+
+  /** How many high-priority messages wait at the head of the queue. */
+  #urgentQueued(): number {
+    let n = 0
+    while (n < this.#queue.length && (this.#queue[n] as ClaimedMail).priority <= LANE_PRIORITY) n++
+    return n
   }
 
   #startSends(counts?: Counts): void {
@@ -196,6 +267,9 @@ export class DeliveryWorker {
       })
     }
   }
+
+  /** The poll's tick: lets the loop look at the clock even while no send finishes. */
+  readonly #tick = (): void => this.#signal()
 
   /** Wakes {@link nextEvent}: a send finished, mail was committed here, or stop was called. */
   #signal(): void {
@@ -229,7 +303,7 @@ export class DeliveryWorker {
   }
 
   /** Never rejects: a failed claim is logged and returns nothing, and the poll tries again. */
-  async #claim(limit: number): Promise<ClaimedMail[]> {
+  async #claim(limit: number, maxPriority?: number): Promise<ClaimedMail[]> {
     if (this.#stopping) return []
     const store = this.#outbox.store
     const now = this.#outbox.clock.now()
@@ -239,7 +313,7 @@ export class DeliveryWorker {
         const reclaimed = await store.reclaimExpired(now)
         if (reclaimed > 0) this.#log.warn({ worker: this.id, reclaimed }, 'took over messages whose lease expired')
       }
-      const batch = await store.claim(this.id, now, now + this.#delivery.leaseMs, limit)
+      const batch = await store.claim(this.id, now, now + this.#delivery.leaseMs, limit, maxPriority)
       for (const mail of batch) this.#held.add(mail.id)
       return batch
     } catch (err) {

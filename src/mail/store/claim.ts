@@ -6,16 +6,28 @@ import type { ClaimedMail, OutboxDb } from './types.ts'
  * Takes up to `limit` due messages for `workerId` in one UPDATE over the due rows. With
  * `skipLocked` (PostgreSQL) the due rows are locked `FOR UPDATE SKIP LOCKED`, so concurrent
  * workers take disjoint sets without waiting on each other; SQLite has one writer and needs none.
+ * `maxPriority` (the high lane) takes only messages of that priority or higher (a lower number):
+ * the partial index `mail_outbox_due` (priority, run_at, id) is read from its start, so a backlog
+ * of notices behind it costs nothing and an empty lane is one index probe.
  */
 export async function claimDue(
   db: OutboxDb,
-  { workerId, now, leaseUntil, limit, skipLocked }: { workerId: string; now: number; leaseUntil: number; limit: number; skipLocked: boolean },
+  {
+    workerId,
+    now,
+    leaseUntil,
+    limit,
+    skipLocked,
+    maxPriority,
+  }: { workerId: string; now: number; leaseUntil: number; limit: number; skipLocked: boolean; maxPriority?: number | undefined },
 ): Promise<ClaimedMail[]> {
   let due = db
     .selectFrom('mail_outbox')
     .select('id')
     .where('state', 'in', WAITING_STATES)
     .where('run_at', '<=', now)
+  if (maxPriority !== undefined) due = due.where('priority', '<=', maxPriority)
+  due = due
     .orderBy('priority')
     .orderBy('run_at')
     .orderBy('id')

@@ -13,7 +13,8 @@ const CHANNEL = 'ragtime_mail'
  */
 export function postgresStore(db: OutboxDb, url: string): DialectStore {
   return {
-    claim: (workerId, now, leaseUntil, limit) => claimDue(db, { workerId, now, leaseUntil, limit, skipLocked: true }),
+    claim: (workerId, now, leaseUntil, limit, maxPriority) =>
+      claimDue(db, { workerId, now, leaseUntil, limit, skipLocked: true, maxPriority }),
     record: (workerId, outcomes, now) => db.transaction().execute((trx) => recordOutcomes(trx, workerId, outcomes, now)),
     async notify(trx) {
       await sql`select pg_notify(${CHANNEL}, '')`.execute(trx)

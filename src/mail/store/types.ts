@@ -56,8 +56,11 @@ export type Outcome =
 
 /** The operations whose SQL differs between SQLite and PostgreSQL. */
 export interface DialectStore {
-  /** Takes up to `limit` due messages for `workerId` until `leaseUntil`. */
-  claim(workerId: string, now: Millis, leaseUntil: Millis, limit: number): Promise<ClaimedMail[]>
+  /**
+   * Takes up to `limit` due messages for `workerId` until `leaseUntil`, highest priority first;
+   * with `maxPriority`, only messages of that priority or higher (the high lane).
+   */
+  claim(workerId: string, now: Millis, leaseUntil: Millis, limit: number, maxPriority?: number): Promise<ClaimedMail[]>
   /** Records outcomes in one transaction; rows another worker took over are left alone. Returns the ids recorded. */
   record(workerId: string, outcomes: readonly Outcome[], now: Millis): Promise<ReadonlySet<number>>
   /** Tells other processes, from inside the enqueueing transaction, that mail is waiting. */
