@@ -11,11 +11,17 @@ import { runSteadily } from '../lib/load.ts'
 import { enqueueTestMail, openBenchDatabase } from '../lib/prepare-queue.ts'
 import { epochMs } from '../lib/time.ts'
 
+const SETTLE_MS = 1_000
+
 const [databaseUrl, smtpPort, count, intervalMs, worker] = process.argv.slice(2) as [string, string, string, string, string]
 const { db, outbox } = await openBenchDatabase(databaseUrl)
 const config = loadConfig({ DATABASE_URL: databaseUrl, MAIL_SERVER: '127.0.0.1', MAIL_PORT: smtpPort })
 const delivery = worker === 'in-process' ? workerFromConfig(config, outbox, pino({ level: 'warn' })) : undefined
 delivery?.start()
+// Low load comes after start-up, not during it: give the worker the moment a running app has
+// had before its first request (its pool opens its warm connection; the separate worker of the
+// PostgreSQL variant has had it since it started).
+await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
 
 const committedAt: number[] = []
 await runSteadily(Number(count), Number(intervalMs), async (i) => {
