@@ -53,6 +53,11 @@ export interface Config {
   readonly database: DatabaseLocation
   /** Unset means: development mail goes to the dev inbox. */
   readonly smtp: SmtpConfig | undefined
+  /**
+   * MAIL_FALLBACK_SERVER: the relay new attempts go to while the primary (`smtp`) is down or
+   * refusing connections (see docs/outbox.md, "Failover"). Needs MAIL_SERVER.
+   */
+  readonly smtpFallback: SmtpConfig | undefined
   readonly devSmtpPort: number
   readonly admin: string | undefined
   readonly mailSubjectPrefix: string
@@ -103,6 +108,12 @@ function schema(cwd: string) {
     MAIL_USE_SSL: flag.default(false),
     MAIL_USERNAME: line.optional(),
     MAIL_PASSWORD: line.optional(),
+    MAIL_FALLBACK_SERVER: line.trim().optional(),
+    MAIL_FALLBACK_PORT: integer(1, 65535).default(587),
+    MAIL_FALLBACK_USE_TLS: flag.default(false),
+    MAIL_FALLBACK_USE_SSL: flag.default(false),
+    MAIL_FALLBACK_USERNAME: line.optional(),
+    MAIL_FALLBACK_PASSWORD: line.optional(),
     RAGTIME_ADMIN: address.optional(),
     RAGTIME_MAIL_SUBJECT_PREFIX: line.default('Ragtime — '),
     RAGTIME_MAIL_SENDER: line.optional(),
@@ -157,6 +168,21 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (e.MAIL_USE_TLS && e.MAIL_USE_SSL) {
     problems.push({ variable: 'MAIL_USE_SSL', message: 'use either MAIL_USE_TLS (STARTTLS) or MAIL_USE_SSL, not both' })
   }
+  if (e.MAIL_FALLBACK_USE_TLS && e.MAIL_FALLBACK_USE_SSL) {
+    problems.push({
+      variable: 'MAIL_FALLBACK_USE_SSL',
+      message: 'use either MAIL_FALLBACK_USE_TLS (STARTTLS) or MAIL_FALLBACK_USE_SSL, not both',
+    })
+  }
+  if (e.MAIL_FALLBACK_SERVER && !e.MAIL_SERVER) {
+    problems.push({ variable: 'MAIL_FALLBACK_SERVER', message: 'is a fallback for MAIL_SERVER: set MAIL_SERVER too' })
+  } else if (
+    e.MAIL_FALLBACK_SERVER &&
+    e.MAIL_FALLBACK_SERVER.toLowerCase() === e.MAIL_SERVER?.toLowerCase() &&
+    e.MAIL_FALLBACK_PORT === e.MAIL_PORT
+  ) {
+    problems.push({ variable: 'MAIL_FALLBACK_SERVER', message: 'is the same server and port as MAIL_SERVER: name another relay' })
+  }
   if (e.RAGTIME_MAIL_RETRY_MAX < e.RAGTIME_MAIL_RETRY_FIRST) {
     problems.push({ variable: 'RAGTIME_MAIL_RETRY_MAX', message: 'must not be shorter than RAGTIME_MAIL_RETRY_FIRST' })
   }
@@ -186,6 +212,17 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
           password: e.MAIL_PASSWORD,
         }
       : undefined,
+    smtpFallback:
+      e.MAIL_SERVER && e.MAIL_FALLBACK_SERVER
+        ? {
+            host: e.MAIL_FALLBACK_SERVER,
+            port: e.MAIL_FALLBACK_PORT,
+            startTls: e.MAIL_FALLBACK_USE_TLS,
+            secure: e.MAIL_FALLBACK_USE_SSL,
+            username: e.MAIL_FALLBACK_USERNAME,
+            password: e.MAIL_FALLBACK_PASSWORD,
+          }
+        : undefined,
     devSmtpPort: e.RAGTIME_DEV_SMTP_PORT,
     admin: e.RAGTIME_ADMIN,
     mailSubjectPrefix: e.RAGTIME_MAIL_SUBJECT_PREFIX,

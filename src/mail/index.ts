@@ -9,6 +9,7 @@ import type { Db } from '../db/index.ts'
 import type { Clock } from './clock.ts'
 import { createOutbox, type Outbox } from './outbox.ts'
 import { createRenderer } from './render/renderer.ts'
+import { FailoverTransport } from './transports/failover.ts'
 import { smtpTransport } from './transports/smtp.ts'
 import type { MailTransport } from './transports/transport.ts'
 import { DeliveryWorker } from './worker.ts'
@@ -33,7 +34,8 @@ export { createRenderer, type RenderedMail, type Renderer } from './render/rende
 export { MAIL_PRIORITIES, MAIL_STATES, type MailPriority, type MailState, isMailState } from './states.ts'
 export type { OutboxRow } from './store/index.ts'
 export type { Email, MailTemplates, TemplateName } from './templates.ts'
-export type { MailTransport, OutgoingMail } from './transports/transport.ts'
+export type { MailTransport, OutgoingMail, RelayStatus } from './transports/transport.ts'
+export { COOL_DOWN, FailoverTransport, TRIP_AFTER } from './transports/failover.ts'
 export { type RunSummary, DeliveryWorker, type WorkerOptions } from './worker.ts'
 export { createOutbox, smtpTransport }
 
@@ -50,15 +52,33 @@ export function outboxFromConfig(config: Config, db: Db, clock?: Clock): Outbox 
   return createOutbox({ db, renderer, ...(clock ? { clock } : {}) })
 }
 
-/** A worker that delivers over SMTP with the configured pool size and delivery policy. */
+/**
+ * A worker that delivers over SMTP with the configured pool size and delivery policy; through
+ * the fallback relay (MAIL_FALLBACK_SERVER) while the primary is down, when one is configured.
+ */
 export function workerFromConfig(
   config: Config,
   outbox: Outbox,
   logger: Logger,
   smtp = config.smtp,
+  fallback = config.smtpFallback,
 ): DeliveryWorker {
   if (!smtp) throw new Error('no SMTP server configured: set MAIL_SERVER')
-  const transport: MailTransport = smtpTransport({ ...smtp, maxConnections: config.delivery.concurrency })
+  const maxConnections = config.delivery.concurrency
+  const primary = smtpTransport({ ...smtp, maxConnections })
+  const transport: MailTransport = fallback
+    ? new FailoverTransport({
+        primary: { host: smtp.host, port: smtp.port, transport: primary },
+        fallback: { host: fallback.host, port: fallback.port, transport: smtpTransport({ ...fallback, maxConnections }) },
+        onChange: (relay, relays) => {
+          const inUse = relays.find((r) => r.inUse)
+          logger.warn(
+            { relay: relay.name, host: `${relay.host}:${relay.port}`, state: relay.state, inUse: inUse?.name },
+            `mail relay ${relay.name} is ${relay.state}; delivering via ${inUse?.name ?? 'none'}`,
+          )
+        },
+      })
+    : primary
   return new DeliveryWorker({ outbox, transport, delivery: config.delivery, logger })
 }
 

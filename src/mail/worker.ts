@@ -10,7 +10,7 @@ import type { Outbox } from './outbox.ts'
 import type { AttemptedEvent } from './signals.ts'
 import { MAIL_PRIORITIES } from './states.ts'
 import type { ClaimedMail, Outcome } from './store/index.ts'
-import { type MailTransport, sendInterrupted } from './transports/transport.ts'
+import { type MailTransport, type RelayStatus, sendInterrupted } from './transports/transport.ts'
 
 export interface WorkerOptions {
   readonly outbox: Outbox
@@ -115,6 +115,11 @@ export class DeliveryWorker {
     this.#flushSize = Math.max(10, this.#delivery.concurrency * 2)
     this.#bodies = new BodyPrefetch(this.#outbox.store, this.#delivery.concurrency)
     this.#abandon = new Array<undefined>(this.#delivery.concurrency).fill(undefined)
+  }
+
+  /** With a fallback relay: each relay's state and which one is in use (see FailoverTransport); else none. */
+  relays(): RelayStatus[] {
+    return this.#transport.relays?.() ?? []
   }
 
   /** Starts delivering until {@link stop}; woken at once by mail committed in this process. */

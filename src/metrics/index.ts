@@ -4,7 +4,7 @@
  * instance reports the whole outbox.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
-import { type AttemptedEvent, type EnqueuedEvent, MAIL_STATES, type Outbox } from '../mail/index.ts'
+import { type AttemptedEvent, type EnqueuedEvent, MAIL_STATES, type Outbox, type RelayStatus } from '../mail/index.ts'
 
 export interface Metrics {
   readonly contentType: string
@@ -23,7 +23,11 @@ function processMetrics(): Registry {
   return processRegistry
 }
 
-export function createMetrics(outbox: Outbox): Metrics {
+/**
+ * `relays`: the state of this process's worker's relays (with a fallback relay configured);
+ * `ragtime_mail_relay_up` and `ragtime_mail_relay_in_use` appear only while it lists some.
+ */
+export function createMetrics(outbox: Outbox, relays: () => readonly RelayStatus[] = () => []): Metrics {
   const registry = new Registry()
   const byTemplate = ['template'] as const
   const counter = (name: string, help: string) => new Counter({ name, help, labelNames: byTemplate, registers: [registry] })
@@ -59,6 +63,28 @@ export function createMetrics(outbox: Outbox): Metrics {
   const messages = gauge('ragtime_mail_messages', 'Messages in the outbox by state.', ['state'])
   const queueDepth = gauge('ragtime_mail_queue_depth', 'Messages still to be delivered: queued, sending and retrying.')
   const oldestAge = gauge('ragtime_mail_oldest_queued_age_seconds', 'How long the oldest undelivered message has waited (0 when none).')
+
+  const byRelay = ['relay'] as const
+  new Gauge({
+    name: 'ragtime_mail_relay_up',
+    help: "1 while this process's worker counts the SMTP relay as up, 0 while it is down or being probed (with MAIL_FALLBACK_SERVER).",
+    labelNames: byRelay,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const relay of relays()) this.set({ relay: relay.name }, relay.state === 'up' ? 1 : 0)
+    },
+  })
+  new Gauge({
+    name: 'ragtime_mail_relay_in_use',
+    help: "1 for the SMTP relay this process's worker sends new attempts to, else 0 (with MAIL_FALLBACK_SERVER).",
+    labelNames: byRelay,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const relay of relays()) this.set({ relay: relay.name }, relay.inUse ? 1 : 0)
+    },
+  })
 
   outbox.signals.on('enqueued', ({ template, state }: EnqueuedEvent) => {
     enqueued.inc({ template })

@@ -2,7 +2,7 @@ import type {} from '@fastify/cookie'
 import type { Accounts, FieldErrors, User } from '../accounts/index.ts'
 import type { Config } from '../config/index.ts'
 import type { Db } from '../db/index.ts'
-import type { Clock, MailOperations, Outbox } from '../mail/index.ts'
+import type { Clock, MailOperations, Outbox, RelayStatus } from '../mail/index.ts'
 import type { Metrics } from '../metrics/index.ts'
 
 /** Everything the web app is built from; tests pass their own. */
@@ -15,6 +15,11 @@ export interface AppDeps {
   /** The dashboard's and the CLI's view of the outbox, and what they may do to it. */
   readonly operations: MailOperations
   readonly metrics: Metrics
+  /**
+   * The SMTP relays of the worker running in this process, with a fallback relay configured;
+   * empty otherwise (no worker here, or no MAIL_FALLBACK_SERVER).
+   */
+  readonly relays?: () => readonly RelayStatus[]
 }
 
 /** One error, in the contract's JSON shape and for the error page. */

@@ -94,6 +94,83 @@ describe('loadConfig', () => {
     }
   })
 
+  test('MAIL_FALLBACK_SERVER and its _PORT, _USE_TLS, _USE_SSL, _USERNAME, _PASSWORD, parsed like MAIL_*', () => {
+    assert.equal(loadConfig({}).smtpFallback, undefined)
+    assert.equal(loadConfig({ MAIL_SERVER: 'smtp.example.com' }).smtpFallback, undefined)
+    assert.deepEqual(loadConfig({ MAIL_SERVER: 'smtp.example.com', MAIL_FALLBACK_SERVER: ' backup.example.net ' }).smtpFallback, {
+      host: 'backup.example.net',
+      port: 587,
+      startTls: false,
+      secure: false,
+      username: undefined,
+      password: undefined,
+    })
+    const config = loadConfig({
+      MAIL_SERVER: 'smtp.example.com',
+      MAIL_USERNAME: 'primary-user',
+      MAIL_FALLBACK_SERVER: 'backup.example.net',
+      MAIL_FALLBACK_PORT: '465',
+      MAIL_FALLBACK_USE_SSL: 'true',
+      MAIL_FALLBACK_USERNAME: 'backup-user',
+      MAIL_FALLBACK_PASSWORD: 's3cret',
+      MAIL_FALLBACK_USE_TLS: '',
+    })
+    assert.deepEqual(config.smtpFallback, {
+      host: 'backup.example.net',
+      port: 465,
+      startTls: false,
+      secure: true,
+      username: 'backup-user',
+      password: 's3cret',
+    })
+    assert.equal(config.smtp?.username, 'primary-user', 'each relay has its own credentials')
+    assert.equal(
+      loadConfig({ MAIL_SERVER: 'a', MAIL_FALLBACK_SERVER: 'b', MAIL_FALLBACK_USE_TLS: 'yes' }).smtpFallback?.startTls,
+      true,
+    )
+  })
+
+  test('MAIL_FALLBACK_*: every bad variable named', () => {
+    const env = {
+      MAIL_SERVER: 'smtp.example.com',
+      MAIL_FALLBACK_SERVER: 'backup.example.net',
+      MAIL_FALLBACK_PORT: '0',
+      MAIL_FALLBACK_USE_TLS: 'maybe',
+      MAIL_FALLBACK_USERNAME: 'a\r\nb',
+    }
+    assert.throws(
+      () => loadConfig(env),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError)
+        assert.deepEqual(err.problems.map((p) => p.variable).sort(), ['MAIL_FALLBACK_PORT', 'MAIL_FALLBACK_USERNAME', 'MAIL_FALLBACK_USE_TLS'])
+        assert.match(err.message, /MAIL_FALLBACK_PORT: must be a whole number from 1 to 65535 \(got "0"\)/)
+        return true
+      },
+    )
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env)
+      } catch (err) {
+        if (err instanceof ConfigError) return err.problems
+        throw err
+      }
+      return []
+    }
+    assert.deepEqual(problems({ MAIL_FALLBACK_SERVER: 'backup.example.net' }), [
+      { variable: 'MAIL_FALLBACK_SERVER', message: 'is a fallback for MAIL_SERVER: set MAIL_SERVER too' },
+    ])
+    assert.deepEqual(
+      problems({ MAIL_SERVER: 'a', MAIL_FALLBACK_SERVER: 'b', MAIL_FALLBACK_USE_TLS: '1', MAIL_FALLBACK_USE_SSL: '1' }).map((p) => p.variable),
+      ['MAIL_FALLBACK_USE_SSL'],
+    )
+    assert.deepEqual(
+      problems({ MAIL_SERVER: 'Smtp.Example.com', MAIL_FALLBACK_SERVER: 'smtp.example.com' }).map((p) => p.variable),
+      ['MAIL_FALLBACK_SERVER'],
+      'the same server and port is no fallback',
+    )
+    assert.deepEqual(problems({ MAIL_SERVER: 'smtp.example.com', MAIL_FALLBACK_SERVER: 'smtp.example.com', MAIL_FALLBACK_PORT: '2525' }), [])
+  })
+
   test('RAGTIME_METRICS_TOKEN: at least 32 characters when set', () => {
     assert.equal(loadConfig({}).metricsToken, undefined)
     const token = 'm'.repeat(32)

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { startAccountsMaintenance } from '../../accounts/index.ts'
 import { withSecretKey } from '../../config/secret-key.ts'
-import { devInboxStore, startCaptureServer, startRetention, workerFromConfig } from '../../mail/index.ts'
+import { type DeliveryWorker, devInboxStore, startCaptureServer, startRetention, systemClock, workerFromConfig } from '../../mail/index.ts'
 import { appDeps } from '../../web/deps.ts'
 import { buildServer, listen } from '../../web/server.ts'
 import { fail, onShutdownSignal, openContext } from '../context.ts'
@@ -16,7 +16,9 @@ export async function serveCommand(args: string[]): Promise<void> {
   const context = await openContext({ migrate: true })
   const { logger, db } = context
   const config = withSecretKey(context.config)
-  const deps = appDeps(config, db)
+  // The dashboard and /metrics show this process's worker's relays (the worker is made below).
+  const running: { worker?: DeliveryWorker } = {}
+  const deps = appDeps(config, db, systemClock, () => running.worker?.relays() ?? [])
   const smtp = values['no-worker'] ? undefined : deliveryTarget(context)
   // Development without MAIL_SERVER: catch the mail in this process, over real SMTP.
   const capture =
@@ -30,6 +32,7 @@ export async function serveCommand(args: string[]): Promise<void> {
           ),
         )
   const worker = smtp ? workerFromConfig(config, deps.outbox, logger, smtp) : undefined
+  if (worker) running.worker = worker
   // Retention runs where delivery runs, so a fleet of --no-worker instances does not repeat it.
   const retention = worker && startRetention(deps.operations, config.delivery.retentionMs, logger)
   // Expired unconfirmed accounts, sessions, links and counters: every instance may sweep.
@@ -55,7 +58,11 @@ export async function serveCommand(args: string[]): Promise<void> {
       `  database: ${database}`,
       capture
         ? `  mail:     caught by the dev inbox: ${config.baseUrl}/dev/mail (SMTP on 127.0.0.1:${capture.port})`
-        : `  mail:     ${smtp ? `delivered to ${smtp.host}:${smtp.port}` : 'delivered by separate workers (--no-worker)'}`,
+        : `  mail:     ${
+            smtp
+              ? `delivered to ${smtp.host}:${smtp.port}${config.smtpFallback ? ` (fallback ${config.smtpFallback.host}:${config.smtpFallback.port})` : ''}`
+              : 'delivered by separate workers (--no-worker)'
+          }`,
       config.rateLimits ? '' : '  rate limits: OFF (RAGTIME_RATE_LIMITS=off)',
       config.production && !config.metricsToken ? '  metrics:  /metrics is off (set RAGTIME_METRICS_TOKEN to scrape it)' : '',
       '  stop:     Ctrl-C',

@@ -29,7 +29,7 @@ export async function workerCommand(args: string[]): Promise<void> {
   const outbox = outboxFromConfig(config, db)
   const worker = workerFromConfig(config, outbox, logger, target)
   const retention = startRetention(mailOperations(db, outbox), config.delivery.retentionMs, logger)
-  const metricsServer = metricsPort?.data === undefined ? undefined : await serveMetrics(createMetrics(outbox), config, metricsPort.data)
+  const metricsServer = metricsPort?.data === undefined ? undefined : await serveMetrics(createMetrics(outbox, () => worker.relays()), config, metricsPort.data)
   onShutdownSignal(logger, async () => {
     metricsServer?.close()
     retention.stop()
@@ -41,7 +41,12 @@ export async function workerCommand(args: string[]): Promise<void> {
   }
   worker.start()
   logger.info(
-    { worker: worker.id, smtp: `${target.host}:${target.port}`, concurrency: config.delivery.concurrency },
+    {
+      worker: worker.id,
+      smtp: `${target.host}:${target.port}`,
+      ...(config.smtpFallback ? { fallback: `${config.smtpFallback.host}:${config.smtpFallback.port}` } : {}),
+      concurrency: config.delivery.concurrency,
+    },
     'mail worker started',
   )
 }

@@ -136,7 +136,14 @@ export class SmtpPool {
 
   /** Sends `raw` (CRLF line ends) to the envelope's recipients; resolves with the server's reply. */
   async send(envelope: { from: string; to: string[] }, raw: string): Promise<SMTPConnection.SentMessageInfo> {
-    const pooled = await this.#acquire()
+    let pooled: Pooled
+    try {
+      pooled = await this.#acquire()
+    } catch (error) {
+      // No connection could be opened (refused, timed out, a 421 greeting, a refused login):
+      // not a byte of this message reached the server.
+      throw markNothingSent(error)
+    }
     try {
       return await this.#sendOn(pooled, envelope, raw)
     } catch (error) {
@@ -405,6 +412,21 @@ function noop(connection: SMTPConnection, callback: (error?: Error) => void): vo
 function refusesClient(error: unknown): boolean {
   const { code, responseCode } = (error ?? {}) as { code?: unknown; responseCode?: unknown }
   return code === 'EAUTH' || code === 'ETLS' || (typeof responseCode === 'number' && responseCode >= 500)
+}
+
+const NOTHING_SENT = Symbol('ragtime.nothingSent')
+
+function markNothingSent(error: unknown): unknown {
+  if (typeof error === 'object' && error !== null) Object.defineProperty(error, NOTHING_SENT, { value: true })
+  return error
+}
+
+/**
+ * The send failed before any of the message reached the server: no connection could be opened
+ * for it (refused, timed out, greeting or login refused). Sending it elsewhere cannot duplicate it.
+ */
+export function nothingSent(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[NOTHING_SENT] === true
 }
 
 function poolClosed(): Error {

@@ -13,6 +13,19 @@ export interface MailTransport {
   send(mail: OutgoingMail): Promise<{ response: string }>
   /** Closes every connection; sends still running reject. */
   close(): void
+  /** With a fallback relay (FailoverTransport): each relay's state and which one is in use. */
+  relays?(): RelayStatus[]
+}
+
+/** One relay as the failover transport sees it (see failover.ts). */
+export interface RelayStatus {
+  readonly name: 'primary' | 'fallback'
+  readonly host: string
+  readonly port: number
+  /** up: takes mail; down: cooling down after failures; probing: one attempt decides whether it is back. */
+  readonly state: 'up' | 'down' | 'probing'
+  /** New attempts go here now. */
+  readonly inUse: boolean
 }
 
 /** The error of a send the worker stopped waiting for (shutdown): a transient failure, so a retry. */

@@ -20,6 +20,8 @@ const ACTIONS = {
  */
 export const adminMailRoutes: FastifyPluginAsync = async (app) => {
   const { accounts, operations } = app.deps
+  // This process's worker's relays, with a fallback relay configured (else none: no line shown).
+  const relays = () => app.deps.relays?.() ?? []
 
   function requireAdmin(request: FastifyRequest, reply: FastifyReply): User | undefined {
     const user = requireUser(request, reply)
@@ -32,12 +34,13 @@ export const adminMailRoutes: FastifyPluginAsync = async (app) => {
   app.get('/admin/mail', async (request, reply) => {
     if (!requireAdmin(request, reply)) return reply
     const overview = await operations.overview()
-    if (request.wantsJson) return reply.send(overview)
+    const relayList = relays()
+    if (request.wantsJson) return reply.send(relayList.length > 0 ? { ...overview, relays: relayList } : overview)
     const query = request.query as Record<string, unknown>
     const done = typeof query.done === 'string' && Object.hasOwn(ACTIONS, query.done) ? ACTIONS[query.done as MailAction['action']].done : undefined
     const notice = done && `${Number(query.n) || 0} ${Number(query.n) === 1 ? 'item' : 'items'} ${done}.`
     const chart = activityChart(overview.lastHour)
-    return reply.page('admin-mail', { title: 'Outbox', overview, states: MAIL_STATES, chart, notice, formatDuration })
+    return reply.page('admin-mail', { title: 'Outbox', overview, states: MAIL_STATES, chart, notice, formatDuration, relays: relayList })
   })
 
   async function act(request: FastifyRequest, reply: FastifyReply, action: MailAction | string) {
