@@ -19,7 +19,7 @@ export interface AppDeps {
    * The SMTP relays of the worker running in this process, with a fallback relay configured;
    * empty otherwise (no worker here, or no MAIL_FALLBACK_SERVER).
    */
-  readonly relays?: () => readonly RelayStatus[]
+  readonly relays: () => readonly RelayStatus[]
 }
 
 /** One error, in the contract's JSON shape and for the error page. */

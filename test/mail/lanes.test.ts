@@ -14,6 +14,14 @@ const recipientOf = (raw: string): string => /^To: (.*)$/m.exec(raw)?.[1]?.trim(
 const messageIdOf = (raw: string): string => /^Message-ID: (.*)$/im.exec(raw)?.[1]?.trim() ?? ''
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Lets every held message through until `sent` are sent (bounded in time, like every wait here). */
+async function drainGated(h: Harness, g: { release(): void }, sent: number) {
+  await until(async () => {
+    g.release()
+    return (await h.outbox.status()).counts.sent >= sent
+  }, `${sent} messages sent`, 20_000)
+}
+
 /** A verdict that holds every message until `release()` answers the ones held so far. */
 function gate() {
   const held: ((verdict: Verdict) => void)[] = []
@@ -121,10 +129,7 @@ describe('lanes: high-priority mail goes ahead of notices', () => {
     g.releaseOne()
     await until(() => g.offered.length === 3, 'the next message in flight')
     assert.equal(g.offered[2], 'confirm@example.test', `offered: ${g.offered.join(', ')}`)
-    while ((await h.outbox.status()).counts.sent < 31) {
-      g.release()
-      await sleep(5)
-    }
+    await drainGated(h, g, 31)
     assert.equal(h.sink.received.length, 31)
   })
 
@@ -140,10 +145,7 @@ describe('lanes: high-priority mail goes ahead of notices', () => {
     await sleep(300)
     assert.equal(await sendingCount(h), 12, 'no more than a batch plus concurrency')
     // Each finished send makes room: the confirmations start in the order they were committed.
-    while ((await h.outbox.status()).counts.sent < 45) {
-      g.release()
-      await sleep(5)
-    }
+    await drainGated(h, g, 45)
     const confirms = g.offered.filter((to) => to.startsWith('confirm'))
     assert.deepEqual(confirms, ['confirm0', 'confirm1', 'confirm2', 'confirm3', 'confirm4'].map((c) => `${c}@example.test`))
     // All five went out before the notices that were claimed with the first batch were done.
@@ -172,10 +174,7 @@ describe('lanes: high-priority mail goes ahead of notices', () => {
     g.releaseOne()
     await until(() => g.offered.length === 3, 'the next message in flight')
     assert.equal(g.offered[2], 'confirm@example.test', `offered: ${g.offered.join(', ')}`)
-    while ((await h.outbox.status()).counts.sent < 21) {
-      g.release()
-      await sleep(5)
-    }
+    await drainGated(h, g, 21)
   })
 
   test('an idle lane does not claim notices beyond the batch, and costs no more than one look per poll while busy', async () => {
@@ -194,10 +193,7 @@ describe('lanes: high-priority mail goes ahead of notices', () => {
     assert.equal(await sendingCount(h), 10, 'notices held stay within the batch')
     const lane = claims.filter((p) => p !== undefined).length
     assert.ok(lane >= 3 && lane <= 12, `lane looks in 1 s with a 100 ms poll: ${lane}`)
-    while ((await h.outbox.status()).counts.sent < 30) {
-      g.release()
-      await sleep(5)
-    }
+    await drainGated(h, g, 30)
   })
 })
 

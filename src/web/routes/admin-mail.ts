@@ -20,8 +20,6 @@ const ACTIONS = {
  */
 export const adminMailRoutes: FastifyPluginAsync = async (app) => {
   const { accounts, operations } = app.deps
-  // This process's worker's relays, with a fallback relay configured (else none: no line shown).
-  const relays = () => app.deps.relays?.() ?? []
 
   function requireAdmin(request: FastifyRequest, reply: FastifyReply): User | undefined {
     const user = requireUser(request, reply)
@@ -34,7 +32,8 @@ export const adminMailRoutes: FastifyPluginAsync = async (app) => {
   app.get('/admin/mail', async (request, reply) => {
     if (!requireAdmin(request, reply)) return reply
     const overview = await operations.overview()
-    const relayList = relays()
+    // This process's worker's relays, with a fallback relay configured (else none: no line shown).
+    const relayList = app.deps.relays()
     if (request.wantsJson) return reply.send(relayList.length > 0 ? { ...overview, relays: relayList } : overview)
     const query = request.query as Record<string, unknown>
     const done = typeof query.done === 'string' && Object.hasOwn(ACTIONS, query.done) ? ACTIONS[query.done as MailAction['action']].done : undefined

@@ -18,9 +18,10 @@ export const resetRoutes: FastifyPluginAsync = async (app) => {
     if (!(await app.limit(reply, RATE_RULES.reset, request.ip))) return reply
     // The owner's own browser gets past what a stranger could use up: the per-address limit
     // and the address's mail budget.
-    const knownDevice = app.knowsDevice(request, addressLimitKey(input.email))
+    const address = addressLimitKey(input.email)
+    const knownDevice = app.knowsDevice(request, address)
     if (typeof input.email === 'string' && !knownDevice) {
-      if (!(await app.limit(reply, RATE_RULES.resetAddress, addressLimitKey(input.email)))) return reply
+      if (!(await app.limit(reply, RATE_RULES.resetAddress, address))) return reply
     }
     const result = await accounts.requestPasswordReset(input, { knownDevice })
     if (!result.ok) {
