@@ -11,14 +11,18 @@ import { machineLine, markdownTable } from './lib/report.ts'
 import { backlogMemory } from './scenarios/backlog-memory.ts'
 import { crash } from './scenarios/crash.ts'
 import { deliveryThroughput } from './scenarios/delivery-throughput.ts'
+import { deferringDomain } from './scenarios/deferring-domain.ts'
 import { enqueueLatency } from './scenarios/enqueue-latency.ts'
+import { failover } from './scenarios/failover.ts'
 import { lanes } from './scenarios/lanes.ts'
 import type { ReportRow, Scenario, ScenarioReport } from './scenarios/scenario.ts'
 import { scaleOut } from './scenarios/scale-out.ts'
 import { signupLatency } from './scenarios/signup-latency.ts'
+import { slowProvider } from './scenarios/slow-provider.ts'
 import { smtpOutage } from './scenarios/smtp-outage.ts'
+import { throttle } from './scenarios/throttle.ts'
 
-const SCENARIOS: readonly Scenario[] = [signupLatency, deliveryThroughput, enqueueLatency, backlogMemory, crash, smtpOutage, scaleOut, lanes]
+const SCENARIOS: readonly Scenario[] = [signupLatency, deliveryThroughput, enqueueLatency, backlogMemory, crash, smtpOutage, scaleOut, lanes, slowProvider, throttle, deferringDomain, failover]
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } })
 const only = values.only?.split(',').map((id) => id.trim())

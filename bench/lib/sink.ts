@@ -11,6 +11,16 @@ export interface SinkCounts {
   readonly offered: number
   readonly accepted: number
   readonly rejected: number
+  /** Of the rejected: answered 454 by the throttle. */
+  readonly throttled: number
+  /** RCPT TO answered 451 for a deferred domain. */
+  readonly deferred: number
+  /** Bytes of the messages accepted. */
+  readonly bytes: number
+  /** TCP connections open now. */
+  readonly connections: number
+  /** The most open at once since the sink started or was last reset. */
+  readonly peakConnections: number
 }
 
 export interface RecipientTally {
@@ -23,10 +33,16 @@ export interface Sink {
   readonly port: number
   setMode(mode: SinkMode): Promise<void>
   setDelay(ms: number): Promise<void>
+  /** 454 4.7.0 Throttling failure to the end of DATA while `perSecond` were accepted in the last second; 0: off. */
+  setThrottle(perSecond: number): Promise<void>
+  /** 451 4.7.1 to RCPT TO for these domains; [] for none. */
+  deferDomains(domains: readonly string[]): Promise<void>
   /** Forgets every message so far: counts start again from 0. */
   reset(): Promise<void>
   counts(): Promise<SinkCounts>
   recipients(): Promise<Map<string, RecipientTally>>
+  /** Copies accepted per Message-ID. */
+  messageIds(): Promise<Map<string, number>>
   /** Resolves with the time (epoch ms) the `accepted`-th message was accepted. */
   waitForAccepted(accepted: number, timeoutMs: number): Promise<number>
   close(): Promise<void>
@@ -68,11 +84,17 @@ export async function startSink({ delayMs = 0 }: { delayMs?: number } = {}): Pro
     port,
     setMode: async (mode) => void (await ask({ op: 'mode', mode })),
     setDelay: async (ms) => void (await ask({ op: 'delay', ms })),
+    setThrottle: async (perSecond) => void (await ask({ op: 'throttle', perSecond })),
+    deferDomains: async (domains) => void (await ask({ op: 'defer', domains })),
     reset: async () => void (await ask({ op: 'reset' })),
     counts: async () => (await ask({ op: 'counts' })) as unknown as SinkCounts,
     async recipients() {
       const { recipients } = (await ask({ op: 'recipients' }, 60_000)) as { recipients: Record<string, RecipientTally> }
       return new Map(Object.entries(recipients))
+    },
+    async messageIds() {
+      const { messageIds } = (await ask({ op: 'messageIds' }, 60_000)) as { messageIds: Record<string, number> }
+      return new Map(Object.entries(messageIds))
     },
     async waitForAccepted(accepted, timeoutMs) {
       const reply = await ask({ op: 'wait', accepted, timeoutMs }, timeoutMs + 5_000)
