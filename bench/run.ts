@@ -1,6 +1,7 @@
 // npm run bench [-- --quick] [-- --only signup,crash]: every scenario against a baseline taken
 // in the same run, each party in its own process. Prints a table, writes bench/results/latest.json.
 // Never fails on a number; exits non-zero only if a scenario could not run.
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -30,6 +31,12 @@ const unknown = only?.filter((id) => !SCENARIOS.some((s) => s.id === id)) ?? []
 if (unknown.length > 0) {
   console.error(`unknown scenario ${unknown.join(', ')}; choose from ${SCENARIOS.map((s) => s.id).join(', ')}`)
   process.exit(2)
+}
+// Users run the compiled app (`npm start` builds it first): build it from the sources as they
+// are now, so that bin/ragtime.js runs dist/ rather than the sources through tsx.
+if (spawnSync(process.execPath, [path.join(import.meta.dirname, '../scripts/build.mjs')], { stdio: 'inherit' }).status !== 0) {
+  console.error('the build (npm run build) failed')
+  process.exit(1)
 }
 const selected = SCENARIOS.filter((s) => !only || only.includes(s.id))
 const flags = [...(values.quick ? ['--quick'] : []), ...(only ? [`--only ${only.join(',')}`] : [])]
