@@ -1,14 +1,32 @@
 import path from 'node:path'
 import { z } from 'zod'
 import { normalizeAddress, parseMailbox } from '../lib/email-address.ts'
-import { type DatabaseLocation, databaseLocation, duration, flag, httpUrl, integer, line, type TrustedProxies, trustedProxies } from './parsers.ts'
+import {
+  type DatabaseLocation,
+  databaseLocation,
+  domainRates,
+  duration,
+  flag,
+  httpUrl,
+  integer,
+  line,
+  rate,
+  type TrustedProxies,
+  trustedProxies,
+} from './parsers.ts'
 
 export type { DatabaseLocation, TrustedProxies } from './parsers.ts'
 
 /** How the outbox delivers: every default is documented in docs/outbox.md. */
 export interface DeliveryConfig {
-  /** SMTP connections per worker process. */
+  /** SMTP connections per worker process to start with; adapts up to `maxConnections`. */
   readonly concurrency: number
+  /** The most SMTP connections to one relay, across every worker process sharing the database. */
+  readonly maxConnections: number
+  /** The relay's send quota in messages per second, across every worker; unset: none known. */
+  readonly rate: number | undefined
+  /** Per recipient domain (lower case, exact): the most messages per second, across every worker. */
+  readonly domainRates: ReadonlyMap<string, number>
   /** Messages claimed per batch; the most a worker holds in memory. */
   readonly batchSize: number
   /** Delay before the first retry; doubles (with jitter) after each failure. */
@@ -118,6 +136,9 @@ function schema(cwd: string) {
     RAGTIME_MAIL_SUBJECT_PREFIX: line.default('Ragtime — '),
     RAGTIME_MAIL_SENDER: line.optional(),
     RAGTIME_MAIL_CONCURRENCY: integer(1, 100).default(5),
+    RAGTIME_MAIL_MAX_CONNECTIONS: integer(1, 1000).default(50),
+    RAGTIME_MAIL_RATE: rate.optional(),
+    RAGTIME_MAIL_DOMAIN_RATES: domainRates.default(new Map()),
     RAGTIME_MAIL_BATCH_SIZE: integer(1, 1000).default(100),
     RAGTIME_MAIL_RETRY_FIRST: duration.default(5_000),
     RAGTIME_MAIL_RETRY_MAX: duration.default(300_000),
@@ -228,7 +249,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     mailSubjectPrefix: e.RAGTIME_MAIL_SUBJECT_PREFIX,
     mailSender,
     delivery: {
-      concurrency: e.RAGTIME_MAIL_CONCURRENCY,
+      // The starting point never exceeds the ceiling.
+      concurrency: Math.min(e.RAGTIME_MAIL_CONCURRENCY, e.RAGTIME_MAIL_MAX_CONNECTIONS),
+      maxConnections: e.RAGTIME_MAIL_MAX_CONNECTIONS,
+      rate: e.RAGTIME_MAIL_RATE,
+      domainRates: e.RAGTIME_MAIL_DOMAIN_RATES,
       batchSize: e.RAGTIME_MAIL_BATCH_SIZE,
       retryFirstMs: e.RAGTIME_MAIL_RETRY_FIRST,
       retryMaxMs: e.RAGTIME_MAIL_RETRY_MAX,

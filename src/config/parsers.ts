@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import path from 'node:path'
+import { domainToASCII } from 'node:url'
 import { z } from 'zod'
 
 /** Where the data lives: a SQLite file (embedded default) or a PostgreSQL server (scale-out). */
@@ -117,3 +118,39 @@ function isAddressOrCidr(entry: string): boolean {
   if (prefix === undefined) return true
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128)
 }
+
+const RATE = /^(\d+(?:\.\d+)?)\s*\/\s*(s|m|h)$/
+const PER_SECOND = { s: 1, m: 60, h: 3_600 } as const
+
+function parseRate(value: string): number | undefined {
+  const match = RATE.exec(value.trim())
+  if (!match) return undefined
+  const perSecond = Number(match[1]) / PER_SECOND[match[2] as keyof typeof PER_SECOND]
+  return perSecond > 0 && perSecond <= 100_000 ? perSecond : undefined
+}
+
+/** `14/s`, `600/m`, `2000/h` → messages per second. */
+export const rate = z.string().transform((value, ctx) => {
+  const perSecond = parseRate(value)
+  if (perSecond === undefined) {
+    ctx.addIssue({ code: 'custom', message: `must be a rate such as 14/s, 600/m or 2000/h, above 0 (got "${value}")` })
+    return z.NEVER
+  }
+  return perSecond
+})
+
+/** `gmail.com=20/s,outlook.com=10/s` → domain (lower case, ASCII form) → messages per second. */
+export const domainRates = z.string().transform((value, ctx) => {
+  const rates = new Map<string, number>()
+  for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const [domain = '', spec = ''] = entry.split('=', 2)
+    const ascii = domainToASCII(domain.trim().toLowerCase())
+    const perSecond = parseRate(spec)
+    if (!ascii || !ascii.includes('.') || perSecond === undefined) {
+      ctx.addIssue({ code: 'custom', message: `must be a list such as gmail.com=20/s,outlook.com=10/s (got "${entry}")` })
+      return z.NEVER
+    }
+    rates.set(ascii, perSecond)
+  }
+  return rates
+})

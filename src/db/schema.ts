@@ -132,6 +132,21 @@ export interface DevInboxTable {
   raw: string
 }
 
+/** A shared send quota (GCRA): `tat` is when the bucket would be empty again, in ms. */
+export interface MailFlowBucketsTable {
+  key: string
+  tat: number
+  taker: string
+}
+
+/** A worker's share of a relay's connection limit, held until `expires_at`. */
+export interface MailFlowSlotsTable {
+  relay: string
+  worker_id: string
+  slots: number
+  expires_at: Millis
+}
+
 export interface Database {
   dev_inbox: DevInboxTable
   users: UsersTable
@@ -143,4 +158,6 @@ export interface Database {
   mail_suppression: MailSuppressionTable
   mail_failures: MailFailuresTable
   mail_audit: MailAuditTable
+  mail_flow_buckets: MailFlowBucketsTable
+  mail_flow_slots: MailFlowSlotsTable
 }

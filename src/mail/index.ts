@@ -36,6 +36,7 @@ export type { OutboxRow } from './store/index.ts'
 export type { Email, MailTemplates, TemplateName } from './templates.ts'
 export type { MailTransport, OutgoingMail, RelayStatus } from './transports/transport.ts'
 export { COOL_DOWN, FailoverTransport, TRIP_AFTER } from './transports/failover.ts'
+export type { FlowStatus } from './flow/index.ts'
 export { type RunSummary, DeliveryWorker, type WorkerOptions } from './worker.ts'
 export { createOutbox, smtpTransport }
 
@@ -64,12 +65,15 @@ export function workerFromConfig(
   fallback = config.smtpFallback,
 ): DeliveryWorker {
   if (!smtp) throw new Error('no SMTP server configured: set MAIL_SERVER')
-  const maxConnections = config.delivery.concurrency
-  const primary = smtpTransport({ ...smtp, maxConnections })
+  // The worker's adaptive limit decides how many are open (see flow/); this is only the ceiling.
+  const maxConnections = config.delivery.maxConnections
+  // Nothing opens before the worker has its share of the relay's connections.
+  const initialLimit = 0
+  const primary = smtpTransport({ ...smtp, maxConnections, initialLimit })
   const transport: MailTransport = fallback
     ? new FailoverTransport({
         primary: { host: smtp.host, port: smtp.port, transport: primary },
-        fallback: { host: fallback.host, port: fallback.port, transport: smtpTransport({ ...fallback, maxConnections }) },
+        fallback: { host: fallback.host, port: fallback.port, transport: smtpTransport({ ...fallback, maxConnections, initialLimit }) },
         onChange: (relay, relays) => {
           const inUse = relays.find((r) => r.inUse)
           logger.warn(
@@ -79,7 +83,7 @@ export function workerFromConfig(
         },
       })
     : primary
-  return new DeliveryWorker({ outbox, transport, delivery: config.delivery, logger })
+  return new DeliveryWorker({ outbox, transport, delivery: config.delivery, logger, relay: `${smtp.host}:${smtp.port}` })
 }
 
 export { type CaptureServer, startCaptureServer } from './dev-inbox/capture-server.ts'

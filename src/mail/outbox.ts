@@ -63,6 +63,8 @@ export interface Outbox {
   readonly store: OutboxStore
   readonly signals: MailSignals
   readonly clock: Clock
+  /** The database the outbox lives in (workers share flow control through it). */
+  readonly db: Db
 }
 
 export interface OutboxOptions {
@@ -80,6 +82,7 @@ export function createOutbox({ db, renderer, clock = systemClock }: OutboxOption
     store,
     signals,
     clock,
+    db,
 
     async enqueue(trx, email, options = {}) {
       const now = clock.now()

@@ -6,6 +6,7 @@ import { addressKey } from '../lib/email-address.ts'
 import { retryDelay } from './backoff.ts'
 import { BodyPrefetch } from './body-prefetch.ts'
 import { classifyFailure } from './failure.ts'
+import { FETCHING, FlowControl, type FlowStatus } from './flow/index.ts'
 import type { Outbox } from './outbox.ts'
 import type { AttemptedEvent } from './signals.ts'
 import { MAIL_PRIORITIES } from './states.ts'
@@ -19,6 +20,11 @@ export interface WorkerOptions {
   readonly logger: Logger
   /** Names this worker in `locked_by`; unique per process by default. */
   readonly id?: string
+  /**
+   * Names the relay whose RAGTIME_MAIL_MAX_CONNECTIONS workers share (`host:port`); workers
+   * that name the same relay share one limit. Default `default`.
+   */
+  readonly relay?: string
 }
 
 export interface RunSummary {
@@ -40,6 +46,11 @@ const FLUSH_AFTER_MS = 10
 const LANE_PRIORITY = MAIL_PRIORITIES.high
 const LANE_RECHECK_MS = 50
 
+/** Mail that flow control holds back is put back in groups, at most this often. */
+const HOLD_FLUSH_MS = 20
+/** While a domain's quota fetches tokens, the loop looks again after this long at the latest. */
+const FETCH_RECHECK_MS = 100
+
 type Counts = { claimed: number; sent: number; retrying: number; dead: number }
 
 /** An outcome waiting to be recorded, with what observers are told once it is. */
@@ -59,6 +70,13 @@ export class DeliveryWorker {
   readonly #log: Logger
   readonly #flushSize: number
   readonly #bodies: BodyPrefetch
+  readonly #flow: FlowControl
+  /** Taken from the queue by flow control, to go back to the database due at the time given. */
+  #held: Map<number, number> | undefined
+  #heldTimer: NodeJS.Timeout | undefined
+  /** Wakes the loop when the earliest mail put back by flow control comes due. */
+  #dueTimer: NodeJS.Timeout | undefined
+  #dueAt = Number.POSITIVE_INFINITY
   /**
    * Claimed, not started yet, by priority (claim order within one): the head is sent next. With
    * what is in flight, at most a batch, plus up to `concurrency` claimed by the high lane.
@@ -75,7 +93,7 @@ export class DeliveryWorker {
    */
   readonly #abandon: (((reason: Error) => void) | undefined)[]
   /** Claimed and not yet recorded: what the lease renewal keeps. */
-  readonly #held = new Set<number>()
+  readonly #leased = new Set<number>()
   #unrecorded: Attempt[] = []
   #flushing: Promise<void> = Promise.resolve()
   #flushTimer: NodeJS.Timeout | undefined
@@ -114,7 +132,21 @@ export class DeliveryWorker {
     this.id = options.id ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
     this.#flushSize = Math.max(10, this.#delivery.concurrency * 2)
     this.#bodies = new BodyPrefetch(this.#outbox.store, this.#delivery.concurrency)
-    this.#abandon = new Array<undefined>(this.#delivery.concurrency).fill(undefined)
+    this.#abandon = new Array<undefined>(this.#delivery.maxConnections).fill(undefined)
+    this.#flow = new FlowControl({
+      db: this.#outbox.db.kysely,
+      workerId: this.id,
+      relay: options.relay ?? 'default',
+      delivery: this.#delivery,
+      logger: this.#log,
+      onReady: () => this.#signal(),
+      onShare: (connections) => this.#transport.setLimit?.(connections),
+    })
+  }
+
+  /** What flow control allows now: connections, rates, paused domains (see docs/outbox.md, "Flow control"). */
+  flowStatus(): FlowStatus {
+    return this.#flow.status(Date.now())
   }
 
   /** With a fallback relay: each relay's state and which one is in use (see FailoverTransport); else none. */
@@ -139,14 +171,16 @@ export class DeliveryWorker {
   async runOnce(): Promise<RunSummary> {
     this.#lastReclaim = Number.NEGATIVE_INFINITY
     const counts: Counts = { claimed: 0, sent: 0, retrying: 0, dead: 0 }
+    await this.#flow.start()
     const batch = await this.#claim(this.#delivery.batchSize)
     counts.claimed = batch.length
     this.#queue.push(...batch)
     while (this.#queue.length > 0 || this.#inFlight > 0) {
-      this.#startSends(counts)
-      await this.#nextEvent()
+      const wait = this.#startSends(counts)
+      await this.#nextEvent(wait)
     }
     await this.#flush()
+    await this.#putBack()
     return counts
   }
 
@@ -174,19 +208,24 @@ export class DeliveryWorker {
     try {
       await this.#loop
       await this.#flush()
+      await this.#putBack()
     } finally {
       clearTimeout(abort)
       clearInterval(this.#renewTimer)
       clearInterval(this.#pollTimer)
+      clearTimeout(this.#dueTimer)
       this.#loop = undefined
       this.#transport.close()
+      await this.#flow.stop()
       await unsubscribed
     }
   }
 
   async #run(): Promise<void> {
-    const { batchSize, concurrency, pollMs } = this.#delivery
+    const { batchSize, pollMs } = this.#delivery
+    await this.#flow.start()
     while (!this.#stopping) {
+      const concurrency = this.#flow.limit
       const held = this.#queue.length + this.#inFlight
       const room = batchSize - held
       // The poll: mail from other processes (or retries now due) is looked for at least this often.
@@ -201,7 +240,7 @@ export class DeliveryWorker {
         const batch = await this.#claim(room)
         // Short: every due message was taken, high-priority ones first.
         this.#mayHaveMore = batch.length === room || wakes !== this.#wakes
-        if (batch.length < room) this.#laneLookedAt = now
+        if (batch.length < room) this.#laneLookedAt = Date.now()
         if (!this.#mayHaveMore) this.#laneDue = false
         this.#enqueueClaimed(batch)
       } else if (this.#laneDue && this.#urgentQueued() < concurrency) {
@@ -212,25 +251,54 @@ export class DeliveryWorker {
         if (limit > 0 && wait <= 0) {
           const wakes = this.#wakes
           const batch = await this.#claim(limit, LANE_PRIORITY)
-          if (batch.length < limit) this.#laneLookedAt = now
+          // When the look ended: under a slow database, looks must not come back to back.
+          if (batch.length < limit) this.#laneLookedAt = Date.now()
           this.#laneDue = batch.length === limit || wakes !== this.#wakes
           this.#enqueueClaimed(batch)
         } else if (limit > 0) {
           laneWait = wait
         }
       }
-      this.#startSends()
+      const flowWait = this.#startSends()
       if (this.#inFlight === 0 && this.#queue.length === 0) {
         await this.#flush()
+        await this.#putBack()
         for (const resolve of this.#idleWaiters.splice(0)) resolve()
       }
       // Every connection busy: the next finished send is the next chance to do anything, unless
-      // the lane waits for its next look.
-      await this.#nextEvent(laneWait ?? (this.#inFlight < concurrency ? pollMs : undefined))
+      // the lane waits for its next look, or flow control for a moment the queue's head may go.
+      const waits = [laneWait, flowWait, this.#inFlight < this.#flow.limit ? pollMs : undefined].filter((w) => w !== undefined)
+      await this.#nextEvent(waits.length > 0 ? Math.min(...waits) : undefined)
     }
     while (this.#inFlight > 0) await this.#nextEvent()
     await this.#flush()
     await this.#release(this.#queue.splice(0).map((mail) => mail.id))
+  }
+
+  /**
+   * Gives back, unattempted, the mail flow control held back (see {@link startSends}), each due
+   * again at its own time, and wakes the loop when the earliest comes due.
+   */
+  async #putBack(): Promise<void> {
+    clearTimeout(this.#heldTimer)
+    this.#heldTimer = undefined
+    const held = this.#held
+    this.#held = undefined
+    if (!held) return
+    await this.#release([...held.keys()], held)
+    if (this.#stopping) return
+    const earliest = Math.min(...held.values())
+    if (earliest >= this.#dueAt) return
+    clearTimeout(this.#dueTimer)
+    this.#dueAt = earliest
+    this.#dueTimer = setTimeout(this.#onDue, Math.max(0, earliest - Date.now()))
+    this.#dueTimer.unref()
+  }
+
+  readonly #onDue = (): void => {
+    this.#dueAt = Number.POSITIVE_INFINITY
+    this.#mayHaveMore = true
+    this.#signal()
   }
 
   /**
@@ -254,15 +322,45 @@ export class DeliveryWorker {
     return n
   }
 
-  #startSends(counts?: Counts): void {
-    while (!this.#stopping && this.#inFlight < this.#delivery.concurrency && this.#queue.length > 0) {
-      const mail = this.#queue.shift() as ClaimedMail
+  /**
+   * Starts as many queued messages as flow control admits, head first. Mail whose domain is
+   * paused or over its quota leaves the queue, to be put back in the database until its time:
+   * mail to other domains never waits behind it. Returns how long until the relay's rate lets
+   * the next one go, when that is what holds the queue (undefined otherwise).
+   */
+  #startSends(counts?: Counts): number | undefined {
+    const flow = this.#flow
+    const now = Date.now()
+    let index = 0
+    let fetching = false
+    while (!this.#stopping && this.#inFlight < flow.limit && index < this.#queue.length) {
+      const relayWait = flow.relayWait(now)
+      if (relayWait > 0) return relayWait
+      const mail = this.#queue[index] as ClaimedMail
+      const holdUntil = flow.recipientHoldUntil(mail, now)
+      if (holdUntil === FETCHING) {
+        // Its domain's tokens are on their way (onReady signals): the next message may go.
+        fetching = true
+        index++
+        continue
+      }
+      if (holdUntil > 0) {
+        this.#queue.splice(index, 1)
+        this.#hold(mail.id, holdUntil)
+        continue
+      }
+      if (index === 0) this.#queue.shift()
+      else this.#queue.splice(index, 1)
+      flow.take(mail, this.#inFlight + 1)
       const slot = this.#abandon.indexOf(undefined)
       const abandoned = new Promise<never>((_, reject) => (this.#abandon[slot] = reject))
       this.#inFlight++
       void this.#attempt(mail, this.#bodies.take(mail.id, this.#queue), abandoned).then((attempt) => {
         this.#abandon[slot] = undefined
+        // Every slot was busy and mail was waiting: what adaptive concurrency grows on.
+        const waiting = this.#inFlight >= flow.limit && this.#queue.length > 0
         this.#inFlight--
+        if (attempt.outcome.kind === 'sent') flow.accepted(mail.recipient, attempt.sendMs ?? 0, waiting, Date.now())
         const kind = attempt.outcome.kind
         if (counts) counts[kind === 'retry' ? 'retrying' : kind]++
         this.#unrecorded.push(attempt)
@@ -271,6 +369,13 @@ export class DeliveryWorker {
         this.#signal()
       })
     }
+    return fetching ? FETCH_RECHECK_MS : undefined
+  }
+
+  /** Takes `id` out of this round: it goes back to the database, due at `until`. */
+  #hold(id: number, until: number): void {
+    ;(this.#held ??= new Map()).set(id, until)
+    this.#heldTimer ??= setTimeout(() => void this.#putBack(), HOLD_FLUSH_MS)
   }
 
   /** The poll's tick: lets the loop look at the clock even while no send finishes. */
@@ -319,7 +424,7 @@ export class DeliveryWorker {
         if (reclaimed > 0) this.#log.warn({ worker: this.id, reclaimed }, 'took over messages whose lease expired')
       }
       const batch = await store.claim(this.id, now, now + this.#delivery.leaseMs, limit, maxPriority)
-      for (const mail of batch) this.#held.add(mail.id)
+      for (const mail of batch) this.#leased.add(mail.id)
       return batch
     } catch (err) {
       this.#log.error({ err, worker: this.id }, 'could not claim mail; will try again')
@@ -355,6 +460,8 @@ export class DeliveryWorker {
   #failed(mail: ClaimedMail, err: unknown): Outcome {
     const failure = classifyFailure(err)
     const now = this.#outbox.clock.now()
+    // The relay or the domain pushing back: flow control adapts, and says when to try again.
+    const { retryAt } = this.#flow.failed(mail.recipient, err, this.#inFlight, Date.now())
     const log = { worker: this.id, outboxId: mail.id, attempt: mail.attempts, error: failure.message }
     const { id, template } = mail
     if (failure.kind === 'permanent') {
@@ -367,7 +474,7 @@ export class DeliveryWorker {
       const error = `gave up after ${mail.attempts} attempts: ${failure.message}`
       return { id, template, kind: 'dead', failure: 'transient', error, suppress: null }
     }
-    const runAt = now + retryDelay(this.#delivery, mail.attempts)
+    const runAt = retryAt === undefined ? now + retryDelay(this.#delivery, mail.attempts) : now + Math.max(0, retryAt - Date.now())
     this.#log.info({ ...log, retryAt: new Date(runAt).toISOString() }, 'transient failure: will retry')
     return { id, template, kind: 'retry', error: failure.message, runAt }
   }
@@ -384,7 +491,7 @@ export class DeliveryWorker {
         const recorded = await this.#outbox.store.record(this.id, attempts.map((a) => a.outcome), recordedAt)
         const signals = this.#outbox.signals
         for (const attempt of attempts) {
-          this.#held.delete(attempt.outcome.id)
+          this.#leased.delete(attempt.outcome.id)
           // Observers hear of what the database holds, not of outcomes for rows we lost.
           if (recorded.has(attempt.outcome.id)) signals.emit('attempted', recordedAttempt(attempt, recordedAt))
         }
@@ -399,19 +506,23 @@ export class DeliveryWorker {
     return this.#flushing
   }
 
-  async #release(ids: readonly number[]): Promise<void> {
+  async #release(ids: readonly number[], runAt?: ReadonlyMap<number, number>): Promise<void> {
     if (ids.length === 0) return
     this.#bodies.forget(ids)
     try {
-      await this.#outbox.store.release(this.id, ids, this.#outbox.clock.now())
-      for (const id of ids) this.#held.delete(id)
+      const now = this.#outbox.clock.now()
+      // Flow control's times are wall-clock times; the outbox's clock may be a test's.
+      const offset = now - Date.now()
+      const due = runAt && new Map([...runAt].map(([id, at]) => [id, at + offset]))
+      await this.#outbox.store.release(this.id, ids, now, due)
+      for (const id of ids) this.#leased.delete(id)
     } catch (err) {
       this.#log.error({ err, worker: this.id, count: ids.length }, 'could not release claims; their lease will expire')
     }
   }
 
   async #renew(): Promise<void> {
-    if (this.#held.size === 0) return
+    if (this.#leased.size === 0) return
     const now = this.#outbox.clock.now()
     try {
       await this.#outbox.store.renew(this.id, now + this.#delivery.leaseMs, now)

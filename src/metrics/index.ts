@@ -4,7 +4,7 @@
  * instance reports the whole outbox.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
-import { type AttemptedEvent, type EnqueuedEvent, MAIL_STATES, type Outbox, type RelayStatus } from '../mail/index.ts'
+import { type AttemptedEvent, type EnqueuedEvent, type FlowStatus, MAIL_STATES, type Outbox, type RelayStatus } from '../mail/index.ts'
 
 export interface Metrics {
   readonly contentType: string
@@ -27,7 +27,11 @@ function processMetrics(): Registry {
  * `relays`: the state of this process's worker's relays (with a fallback relay configured);
  * `ragtime_mail_relay_up` and `ragtime_mail_relay_in_use` appear only while it lists some.
  */
-export function createMetrics(outbox: Outbox, relays: () => readonly RelayStatus[] = () => []): Metrics {
+export function createMetrics(
+  outbox: Outbox,
+  relays: () => readonly RelayStatus[] = () => [],
+  flow: () => FlowStatus | undefined = () => undefined,
+): Metrics {
   const registry = new Registry()
   const byTemplate = ['template'] as const
   const counter = (name: string, help: string) => new Counter({ name, help, labelNames: byTemplate, registers: [registry] })
@@ -85,6 +89,26 @@ export function createMetrics(outbox: Outbox, relays: () => readonly RelayStatus
       for (const relay of relays()) this.set({ relay: relay.name }, relay.inUse ? 1 : 0)
     },
   })
+
+  // Flow control of this process's worker (docs/outbox.md, "Flow control"); absent without one.
+  const flowGauge = (name: string, help: string, read: (status: FlowStatus) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      // Labelled, so that a reset gauge shows nothing rather than 0.
+      labelNames: byRelay,
+      registers: [registry],
+      collect() {
+        this.reset()
+        const status = flow()
+        const value = status && read(status)
+        if (status && value !== undefined && value !== null) this.set({ relay: status.relay }, value)
+      },
+    })
+  flowGauge('ragtime_mail_connections_limit', "Messages this process's worker may have in flight now (adaptive, within its share).", (f) => f.connections)
+  flowGauge('ragtime_mail_connections_share', "This process's worker's share of RAGTIME_MAIL_MAX_CONNECTIONS.", (f) => f.connectionShare)
+  flowGauge('ragtime_mail_learned_rate', "The relay's send rate (messages/s) learned from its throttling answers; absent until it throttles.", (f) => f.learnedRate)
+  flowGauge('ragtime_mail_paused_domains', 'Recipient domains paused now because they defer our mail.', (f) => f.pausedDomains.length)
 
   outbox.signals.on('enqueued', ({ template, state }: EnqueuedEvent) => {
     enqueued.inc({ template })

@@ -13,6 +13,9 @@ describe('loadConfig', () => {
     assert.equal(config.mailSender, 'Ragtime <noreply@localhost>')
     assert.deepEqual(config.delivery, {
       concurrency: 5,
+      maxConnections: 50,
+      rate: undefined,
+      domainRates: new Map(),
       batchSize: 100,
       retryFirstMs: 5_000,
       retryMaxMs: 300_000,

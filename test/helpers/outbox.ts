@@ -36,7 +36,7 @@ export async function harness({
   if (!smtp) throw new Error('MAIL_SERVER is set above')
   const worker = new DeliveryWorker({
     outbox,
-    transport: smtpTransport({ ...smtp, maxConnections: config.delivery.concurrency }),
+    transport: smtpTransport({ ...smtp, maxConnections: config.delivery.maxConnections, initialLimit: 0 }),
     delivery: config.delivery,
     logger: silentLogger,
   })

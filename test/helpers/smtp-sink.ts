@@ -18,6 +18,8 @@ export interface SinkOptions {
   noPipelining?: boolean
   /** Close a connection that sends nothing for this long (421 first), as relays do; 60 s by default. */
   idleTimeoutMs?: number
+  /** Greet connections beyond this many open with `421 4.7.0 Too many connections`, and close them. */
+  connectionLimit?: number
 }
 
 export interface ReceivedMail {
@@ -31,8 +33,8 @@ export interface SmtpSink {
   readonly received: ReceivedMail[]
   /** Messages offered so far, accepted or not. */
   readonly offered: () => number
-  /** Open now, the most open at once, and opened in all. */
-  readonly connections: { current: number; max: number; opened: number }
+  /** Open now, the most open at once, opened in all, and turned away (connectionLimit). */
+  readonly connections: { current: number; max: number; opened: number; refused: number }
   /** SMTP commands received so far, by verb (`NOOP`, `MAIL`, `QUIT`, …), over every connection. */
   readonly commands: Record<string, number>
   /** Cuts every client connection, the way a server ending idle sessions does. */
@@ -53,7 +55,7 @@ function answer(verdict: Verdict | Promise<Verdict> | undefined, callback: (err?
 
 export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const received: ReceivedMail[] = []
-  const connections = { current: 0, max: 0, opened: 0 }
+  const connections = { current: 0, max: 0, opened: 0, refused: 0 }
   const commands: Record<string, number> = {}
   // smtp-server has no hook per command, but logs each one at debug level with its verb.
   const countCommands = {
@@ -69,6 +71,8 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
   const sockets = new Set<Socket>()
   const waiters: { count: number; resolve: () => void }[] = []
   let offered = 0
+  /** Sessions counted in `connections.current` (not those turned away). */
+  const counted = new Set<string>()
 
   const server = new SMTPServer({
     secure: false,
@@ -85,14 +89,20 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     onRcptTo(address, _session, callback) {
       answer(options.onRcptTo?.(address.address), callback)
     },
-    onConnect(_session: SMTPServerSession, callback: (err?: Error) => void) {
+    onConnect(session: SMTPServerSession, callback: (err?: Error) => void) {
+      if (options.connectionLimit !== undefined && connections.current >= options.connectionLimit) {
+        connections.refused++
+        callback(Object.assign(new Error('4.7.0 Too many connections, try again later'), { responseCode: 421 }))
+        return
+      }
+      counted.add(session.id)
       connections.current++
       connections.opened++
       connections.max = Math.max(connections.max, connections.current)
       callback()
     },
-    onClose() {
-      connections.current--
+    onClose(session: SMTPServerSession) {
+      if (counted.delete(session.id)) connections.current--
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = []

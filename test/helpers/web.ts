@@ -59,7 +59,7 @@ export async function webHarness({
   const smtp = config.smtp!
   const worker = new DeliveryWorker({
     outbox: deps.outbox,
-    transport: smtpTransport({ ...smtp, maxConnections: config.delivery.concurrency }),
+    transport: smtpTransport({ ...smtp, maxConnections: config.delivery.maxConnections, initialLimit: 0 }),
     delivery: config.delivery,
     logger: silentLogger,
   })

@@ -7,7 +7,7 @@ export async function harnessWorker(config: Config) {
   const db = await testDb(config)
   const outbox = outboxFromConfig(config, db)
   if (!config.smtp) throw new Error('the test must set MAIL_SERVER')
-  const transport = smtpTransport({ ...config.smtp, maxConnections: config.delivery.concurrency })
+  const transport = smtpTransport({ ...config.smtp, maxConnections: config.delivery.maxConnections, initialLimit: 0 })
   const worker = new DeliveryWorker({ outbox, transport, delivery: config.delivery, logger: silentLogger })
   return { db, outbox, worker }
 }

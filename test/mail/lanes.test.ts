@@ -75,6 +75,8 @@ describe('lanes: high-priority mail goes ahead of notices', () => {
     let slow = true
     const acceptedAt = new Map<string, number>()
     const h = await harness({
+      // Five connections, fixed: more would drain the notices before the confirmations are measured.
+      env: { RAGTIME_MAIL_MAX_CONNECTIONS: '5' },
       sink: {
         verdict: async (_n, raw): Promise<Verdict> => {
           if (slow) await sleep(50 + Math.random() * 50)
@@ -116,7 +118,7 @@ describe('lanes: high-priority mail goes ahead of notices', () => {
 
   test('a confirmation committed while the queue is full of notices is claimed at once and starts next', async () => {
     const g = gate()
-    const h = await harness({ env: { RAGTIME_MAIL_CONCURRENCY: '2', RAGTIME_MAIL_BATCH_SIZE: '10', RAGTIME_MAIL_POLL: '1h' }, sink: { verdict: g.verdict } })
+    const h = await harness({ env: { RAGTIME_MAIL_CONCURRENCY: '2', RAGTIME_MAIL_MAX_CONNECTIONS: '2', RAGTIME_MAIL_BATCH_SIZE: '10', RAGTIME_MAIL_POLL: '1h' }, sink: { verdict: g.verdict } })
     await enqueueNotices(h, 30)
     h.worker.start()
     await until(() => g.held.length === 2, 'two notices in flight')
@@ -135,7 +137,7 @@ describe('lanes: high-priority mail goes ahead of notices', () => {
 
   test('confirmations go ahead of notices claimed before them, in order, and the worker holds at most a batch plus `concurrency`', async () => {
     const g = gate()
-    const h = await harness({ env: { RAGTIME_MAIL_CONCURRENCY: '2', RAGTIME_MAIL_BATCH_SIZE: '10', RAGTIME_MAIL_POLL: '1h' }, sink: { verdict: g.verdict } })
+    const h = await harness({ env: { RAGTIME_MAIL_CONCURRENCY: '2', RAGTIME_MAIL_MAX_CONNECTIONS: '2', RAGTIME_MAIL_BATCH_SIZE: '10', RAGTIME_MAIL_POLL: '1h' }, sink: { verdict: g.verdict } })
     await enqueueNotices(h, 40)
     h.worker.start()
     await until(() => g.held.length === 2, 'two notices in flight')
@@ -156,7 +158,10 @@ describe('lanes: high-priority mail goes ahead of notices', () => {
 
   test('the poll finds a confirmation committed by another process while the queue is full', async () => {
     const g = gate()
-    const h = await harness({ env: { RAGTIME_MAIL_CONCURRENCY: '2', RAGTIME_MAIL_BATCH_SIZE: '10', RAGTIME_MAIL_POLL: '200ms' }, sink: { verdict: g.verdict } })
+    // Two connections, fixed: with a third opening as the server sits on the mail, the notice
+    // prefetched behind the confirmation could reach the server first.
+    const env = { RAGTIME_MAIL_CONCURRENCY: '2', RAGTIME_MAIL_MAX_CONNECTIONS: '2', RAGTIME_MAIL_BATCH_SIZE: '10', RAGTIME_MAIL_POLL: '200ms' }
+    const h = await harness({ env, sink: { verdict: g.verdict } })
     await enqueueNotices(h, 20)
     h.worker.start()
     await until(() => g.held.length === 2, 'two notices in flight')
@@ -179,7 +184,7 @@ describe('lanes: high-priority mail goes ahead of notices', () => {
 
   test('an idle lane does not claim notices beyond the batch, and costs no more than one look per poll while busy', async () => {
     const g = gate()
-    const h = await harness({ env: { RAGTIME_MAIL_CONCURRENCY: '2', RAGTIME_MAIL_BATCH_SIZE: '10', RAGTIME_MAIL_POLL: '100ms' }, sink: { verdict: g.verdict } })
+    const h = await harness({ env: { RAGTIME_MAIL_CONCURRENCY: '2', RAGTIME_MAIL_MAX_CONNECTIONS: '2', RAGTIME_MAIL_BATCH_SIZE: '10', RAGTIME_MAIL_POLL: '100ms' }, sink: { verdict: g.verdict } })
     await enqueueNotices(h, 30)
     const claims: (number | undefined)[] = []
     const claim = h.outbox.store.claim.bind(h.outbox.store)

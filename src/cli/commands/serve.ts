@@ -18,7 +18,7 @@ export async function serveCommand(args: string[]): Promise<void> {
   const config = withSecretKey(context.config)
   // The dashboard and /metrics show this process's worker's relays (the worker is made below).
   const running: { worker?: DeliveryWorker } = {}
-  const deps = appDeps(config, db, systemClock, () => running.worker?.relays() ?? [])
+  const deps = appDeps(config, db, systemClock, () => running.worker?.relays() ?? [], () => running.worker?.flowStatus())
   const smtp = values['no-worker'] ? undefined : deliveryTarget(context)
   // Development without MAIL_SERVER: catch the mail in this process, over real SMTP.
   const capture =

@@ -29,7 +29,7 @@ export async function workerCommand(args: string[]): Promise<void> {
   const outbox = outboxFromConfig(config, db)
   const worker = workerFromConfig(config, outbox, logger, target)
   const retention = startRetention(mailOperations(db, outbox), config.delivery.retentionMs, logger)
-  const metricsServer = metricsPort?.data === undefined ? undefined : await serveMetrics(createMetrics(outbox, () => worker.relays()), config, metricsPort.data)
+  const metricsServer = metricsPort?.data === undefined ? undefined : await serveMetrics(createMetrics(outbox, () => worker.relays(), () => worker.flowStatus()), config, metricsPort.data)
   onShutdownSignal(logger, async () => {
     metricsServer?.close()
     retention.stop()

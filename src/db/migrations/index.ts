@@ -5,6 +5,7 @@ import * as m0002 from './0002-accounts.ts'
 import * as m0003 from './0003-dev-inbox.ts'
 import * as m0004 from './0004-mail-operations.ts'
 import * as m0005 from './0005-security.ts'
+import * as m0006 from './0006-flow-control.ts'
 
 type Step = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> }
 
@@ -15,6 +16,7 @@ const STEPS: Record<string, Step> = {
   '0003-dev-inbox': m0003,
   '0004-mail-operations': m0004,
   '0005-security': m0005,
+  '0006-flow-control': m0006,
 }
 
 export function migrations(dialect: Dialect): Record<string, Migration> {

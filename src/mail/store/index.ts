@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely'
+import { type ExpressionBuilder, sql, type Transaction } from 'kysely'
 import type { Database, Db, Millis } from '../../db/index.ts'
 import { addressKey } from '../../lib/email-address.ts'
 import { LIVE_STATES, MAIL_STATES, type MailState, WAITING_STATES } from '../states.ts'
@@ -16,7 +16,11 @@ export interface OutboxStore extends DialectStore {
   /** `created` is false when a live message with the same dedupe key is returned instead. */
   insert(trx: Transaction<Database>, mail: NewMail): Promise<{ id: number; state: MailState; created: boolean }>
   renew(workerId: string, leaseUntil: Millis, now: Millis): Promise<void>
-  release(workerId: string, ids: readonly number[], now: Millis): Promise<void>
+  /**
+   * Gives claimed mail back unattempted: due again at once, or at `runAt` (by id) for mail that
+   * flow control holds back (a paused domain, a domain over its quota).
+   */
+  release(workerId: string, ids: readonly number[], now: Millis, runAt?: ReadonlyMap<number, Millis>): Promise<void>
   reclaimExpired(now: Millis): Promise<number>
   counts(): Promise<Record<MailState, number>>
   oldestWaitingSince(): Promise<Millis | null>
@@ -88,7 +92,7 @@ export function createOutboxStore(db: Db): OutboxStore {
         .execute()
     },
 
-    async release(workerId, ids, now) {
+    async release(workerId, ids, now, runAt) {
       if (ids.length === 0) return
       // The claim counted an attempt that never happened: give it back.
       await k
@@ -98,7 +102,7 @@ export function createOutboxStore(db: Db): OutboxStore {
           attempts: eb('attempts', '-', 1),
           locked_by: null,
           locked_until: null,
-          run_at: now,
+          run_at: runAtCase(eb, ids, now, runAt),
           updated_at: now,
         }))
         .where('id', 'in', ids)
@@ -181,6 +185,15 @@ export function createOutboxStore(db: Db): OutboxStore {
       return row !== undefined
     },
   }
+}
+
+/** `run_at` for released mail: `now`, or each id's own time. */
+function runAtCase(eb: ExpressionBuilder<Database, 'mail_outbox'>, ids: readonly number[], now: Millis, runAt: ReadonlyMap<number, Millis> | undefined) {
+  const timed = runAt ? ids.filter((id) => runAt.has(id)) : []
+  if (!runAt || timed.length === 0) return eb.val(now)
+  let cases = eb.case().when('id', '=', timed[0]!).then(runAt.get(timed[0]!)!)
+  for (const id of timed.slice(1)) cases = cases.when('id', '=', id).then(runAt.get(id)!)
+  return cases.else(now).end()
 }
 
 function toRow(r: {

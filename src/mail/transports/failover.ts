@@ -158,6 +158,12 @@ export class FailoverTransport implements MailTransport {
     this.#fallback.relay.transport.close()
   }
 
+  /** The share applies to each relay: attempts go to one at a time, bar a probe. */
+  setLimit(connections: number): void {
+    this.#primary.relay.transport.setLimit?.(connections)
+    this.#fallback.relay.transport.setLimit?.(connections)
+  }
+
   /** Each relay's state, and which one new attempts go to. */
   relays(): RelayStatus[] {
     const inUse = this.#inUse()

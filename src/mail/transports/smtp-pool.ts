@@ -45,6 +45,12 @@ export interface SmtpPoolOptions {
   readonly noopsPerConnection?: number
   /** Back-off between attempts to reopen the warm connection. Default REOPEN_BACKOFF. */
   readonly reopenBackoff?: { readonly initialMs: number; readonly maxMs: number }
+  /**
+   * The most connections open until setLimit() says otherwise. Default maxConnections; 0 for a
+   * worker's pool, which opens nothing (not even the warm connection) before the worker knows
+   * its share of the relay's connections.
+   */
+  readonly initialLimit?: number
 }
 
 interface Pooled {
@@ -107,6 +113,8 @@ export class SmtpPool {
   readonly #waiting: Waiter[] = []
   /** Connections opening (connecting, greeting, logging in). */
   #opening = 0
+  /** The most open now: maxConnections, or less (see setLimit). */
+  #limit: number
   #closed = false
   /** Connections in a row that failed or ended before they proved themselves (see Pooled.proven). */
   #failures = 0
@@ -130,7 +138,9 @@ export class SmtpPool {
       keepAliveMs,
       noopsPerConnection: Math.max(0, options.noopsPerConnection ?? NOOPS_PER_CONNECTION),
       reopenBackoff: options.reopenBackoff ?? REOPEN_BACKOFF,
+      initialLimit: Math.max(0, Math.min(options.initialLimit ?? options.maxConnections, options.maxConnections)),
     }
+    this.#limit = this.#options.initialLimit
     this.#keepWarm()
   }
 
@@ -175,6 +185,25 @@ export class SmtpPool {
   }
 
   /**
+   * Lowers (or raises, up to the configured maximum) how many connections may be open: the
+   * worker's share of the relay's connections. Idle connections beyond it say QUIT now; at 0
+   * none is kept warm.
+   */
+  setLimit(limit: number): void {
+    this.#limit = Math.max(0, Math.min(this.#options.maxConnections, Math.floor(limit)))
+    while (this.#idle.length > 0 && this.#live() > this.#limit) this.#drop(this.#idle[0] as Pooled, 'quit')
+    this.#openForWaiters()
+    this.#keepWarm()
+  }
+
+  /** Connections open or opening, not on their way out. */
+  #live(): number {
+    let n = 0
+    for (const pooled of this.#all) if (!pooled.gone) n++
+    return n
+  }
+
+  /**
    * Closes every connection and stops keeping one warm (no timer is left behind); sends still
    * running and sends waiting for a connection reject.
    */
@@ -209,7 +238,7 @@ export class SmtpPool {
    * does not answer would hold the send for the whole keep-alive interval.
    */
   #openForWaiters(): void {
-    while (!this.#closed && this.#waiting.length > this.#opening && this.#all.size < this.#options.maxConnections) {
+    while (!this.#closed && this.#waiting.length > this.#opening && this.#all.size < this.#limit) {
       this.#open()
     }
   }
@@ -221,7 +250,7 @@ export class SmtpPool {
    */
   #keepWarm(backedOff = false): void {
     if (this.#closed || this.#options.keepAliveMs === 0 || this.#warmingPaused || this.#reopenTimer) return
-    if (this.#all.size >= this.#options.maxConnections) return
+    if (this.#all.size >= this.#limit) return
     for (const pooled of this.#all) if (!pooled.gone) return
     if (this.#failures === 0 || backedOff) {
       this.#open()
@@ -292,7 +321,7 @@ export class SmtpPool {
   /** Hands a connection that finished a message to the next waiter, or keeps it idle. */
   #release(pooled: Pooled): void {
     if (pooled.gone) return
-    if (this.#closed || pooled.sent >= this.#options.maxMessages) {
+    if (this.#closed || pooled.sent >= this.#options.maxMessages || this.#live() > this.#limit) {
       this.#drop(pooled, 'quit')
       return
     }

@@ -3,8 +3,13 @@ import { SmtpPool } from './smtp-pool.ts'
 import type { MailTransport } from './transport.ts'
 
 export interface SmtpTransportOptions extends SmtpConfig {
-  /** The most connections open at once (RAGTIME_MAIL_CONCURRENCY). */
+  /** The most connections open at once (RAGTIME_MAIL_MAX_CONNECTIONS; the worker opens as many as it has in flight). */
   readonly maxConnections: number
+  /**
+   * The most open until the worker sets its share of the relay's connections (setLimit); 0: the
+   * pool opens nothing before that. Default maxConnections.
+   */
+  readonly initialLimit?: number
 }
 
 /** A pool of SMTP connections that sends pre-built messages as they are. */
@@ -23,6 +28,7 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
     },
     auth: options.username ? { user: options.username, pass: options.password ?? '' } : undefined,
     maxConnections: options.maxConnections,
+    initialLimit: options.initialLimit ?? options.maxConnections,
     maxMessages: 1000,
   })
   return {
@@ -32,6 +38,9 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
     },
     close() {
       pool.close()
+    },
+    setLimit(connections) {
+      pool.setLimit(connections)
     },
   }
 }

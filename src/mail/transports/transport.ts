@@ -15,6 +15,8 @@ export interface MailTransport {
   close(): void
   /** With a fallback relay (FailoverTransport): each relay's state and which one is in use. */
   relays?(): RelayStatus[]
+  /** The most connections this transport may hold now (the worker's share of the relay's; see flow/). */
+  setLimit?(connections: number): void
 }
 
 /** One relay as the failover transport sees it (see failover.ts). */
