@@ -144,6 +144,7 @@ export interface MailFlowSlotsTable {
   relay: string
   worker_id: string
   slots: number
+  wanted: number
   expires_at: Millis
 }
 

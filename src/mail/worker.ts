@@ -48,6 +48,8 @@ const LANE_RECHECK_MS = 50
 
 /** Mail that flow control holds back is put back in groups, at most this often. */
 const HOLD_FLUSH_MS = 20
+/** Attempts of a message that a throttling relay or a refused connection retries within a second. */
+const PUSHBACK_FAST_RETRIES = 3
 /** While a domain's quota fetches tokens, the loop looks again after this long at the latest. */
 const FETCH_RECHECK_MS = 100
 
@@ -461,7 +463,10 @@ export class DeliveryWorker {
     const failure = classifyFailure(err)
     const now = this.#outbox.clock.now()
     // The relay or the domain pushing back: flow control adapts, and says when to try again.
-    const { retryAt } = this.#flow.failed(mail.recipient, err, this.#inFlight, Date.now())
+    const { pushback, retryAt: soon } = this.#flow.failed(mail.recipient, err, this.#inFlight, Date.now())
+    // A throttled or turned-away message is retried soon a few times; one that keeps meeting it
+    // (a daily quota spent, say) falls back to the back-off rather than knocking every second.
+    const retryAt = pushback === 'domain' || mail.attempts <= PUSHBACK_FAST_RETRIES ? soon : undefined
     const log = { worker: this.id, outboxId: mail.id, attempt: mail.attempts, error: failure.message }
     const { id, template } = mail
     if (failure.kind === 'permanent') {

@@ -103,6 +103,25 @@ describe('adaptive connections', () => {
     assert.equal(new Set(h.sink.received.map((m) => m.envelope.to[0])).size, 200, 'each once')
   })
 
+  test('a worker that starts while another holds every connection gets its even share within seconds', async () => {
+    const h = await harness({
+      env: { RAGTIME_MAIL_CONCURRENCY: '2', RAGTIME_MAIL_MAX_CONNECTIONS: '6' },
+      sink: { verdict: () => sleep(100).then(() => 'accept' as const) },
+    })
+    const [first, second] = [workerOnRelay(h), workerOnRelay(h)]
+    for (let i = 0; i < 400; i++) await h.send(`user${i}@example.test`)
+    first.start()
+    try {
+      await until(() => first.flowStatus().connectionShare === 6, 'the first worker grows to the maximum', 10_000)
+      second.start()
+      await until(() => second.flowStatus().connectionShare >= 3, 'the second gets its even share', 12_000)
+      assert.ok(first.flowStatus().connectionShare + second.flowStatus().connectionShare <= 6)
+      assert.ok(h.sink.connections.max <= 6, `max connections: ${h.sink.connections.max}`)
+    } finally {
+      await Promise.all([first.stop({ graceMs: 0 }), second.stop({ graceMs: 0 })])
+    }
+  })
+
   test('workers sharing the database share RAGTIME_MAIL_MAX_CONNECTIONS: the relay never sees more', async () => {
     const h = await harness({
       env: { RAGTIME_MAIL_CONCURRENCY: '4', RAGTIME_MAIL_MAX_CONNECTIONS: '5' },
@@ -186,6 +205,19 @@ describe('flow control: rates', () => {
     // Each throttled attempt is retried within a second, not after the 5 s back-off.
     assert.ok(throttled < 60, `${throttled} attempts met a 454 for 240 messages`)
     assert.equal(new Set(h.sink.received.map((m) => m.envelope.to[0])).size, 240, 'each once')
+  })
+})
+
+describe('flow control: a relay that keeps refusing', () => {
+  test('a message throttled again and again (a daily quota spent) is retried within a second three times, then with the back-off', async () => {
+    const h = await harness({ sink: { verdict: () => ({ code: 454, message: 'Throttling failure: Daily message quota exceeded.' }) } })
+    const id = await h.send('ann@example.test')
+    h.worker.start()
+    await until(async () => (await h.outbox.get(id))!.attempts === 4, 'three quick retries', 10_000)
+    await until(async () => (await h.outbox.get(id))!.state === 'retrying', 'the fourth recorded')
+    const row = (await h.outbox.get(id))!
+    // The fourth failure waits the back-off's fourth step (5 s × 2³, ±25 %), not a second.
+    assert.ok(row.runAt - Date.now() > 20_000, `next try in ${row.runAt - Date.now()} ms`)
   })
 })
 

@@ -20,6 +20,8 @@ export async function up(db: Kysely<unknown>, _dialect: Dialect): Promise<void> 
     .addColumn('relay', 'text', (c) => c.notNull())
     .addColumn('worker_id', 'text', (c) => c.notNull())
     .addColumn('slots', 'integer', (c) => c.notNull())
+    // What it asked for: others keep it free for it, up to an even share.
+    .addColumn('wanted', 'integer', (c) => c.notNull())
     .addColumn('expires_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('mail_flow_slots_pk', ['relay', 'worker_id'])
     .execute()

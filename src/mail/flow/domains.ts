@@ -2,7 +2,7 @@ import type { SharedQuota } from './shared-quota.ts'
 
 /** A domain's first pause after it defers us; doubled at each deferral of the probe, up to MAX_PAUSE_MS. */
 export const FIRST_PAUSE_MS = 1_000
-export const MAX_PAUSE_MS = 32_000
+export const MAX_PAUSE_MS = 10_000
 
 /** {@link DomainGates.holdUntil}: the domain's quota is fetching tokens; keep the message queued. */
 export const FETCHING = -1
@@ -37,8 +37,17 @@ export class DomainGates {
   readonly #scheduled = new Set<number>()
   readonly #quotaFor: (domain: string) => SharedQuota | undefined
 
-  constructor(quotaFor: (domain: string) => SharedQuota | undefined) {
+  /** With no domain quota configured, a domain has state only while it defers us. */
+  readonly #anyQuota: boolean
+
+  constructor(quotaFor: (domain: string) => SharedQuota | undefined, anyQuota: boolean) {
     this.#quotaFor = quotaFor
+    this.#anyQuota = anyQuota
+  }
+
+  /** Whether any domain may hold mail back now: otherwise no message needs its domain looked at. */
+  get active(): boolean {
+    return this.#anyQuota || this.#flows.size > 0
   }
 
   /**

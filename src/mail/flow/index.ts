@@ -16,6 +16,8 @@ const SLOT_RENEW_MS = 5_000
 const SLOT_TTL_MS = 15_000
 /** A worker that wants more connections than its share asks again at most this often. */
 const SLOT_ASK_EVERY_MS = 200
+/** A worker granted less than it asked for asks again after this long. */
+const SLOT_RETRY_MS = 1_000
 
 /** After a throttled attempt or a refused connection, the message is tried again this soon. */
 export const PUSHBACK_RETRY_MS = 1_000
@@ -64,6 +66,7 @@ export class FlowControl {
   #askedAt = Number.NEGATIVE_INFINITY
   #peak = 0
   #renewTimer: NodeJS.Timeout | undefined
+  #retryTimer: NodeJS.Timeout | undefined
 
   constructor(options: FlowOptions) {
     this.#options = options
@@ -75,19 +78,20 @@ export class FlowControl {
     for (const [domain, perSecond] of delivery.domainRates) {
       domainQuotas.set(domain, new SharedQuota({ db, key: `domain:${domain}`, perSecond, onReady, onError }))
     }
-    this.#domains = new DomainGates((domain) => domainQuotas.get(domain))
+    this.#domains = new DomainGates((domain) => domainQuotas.get(domain), domainQuotas.size > 0)
   }
 
   /** Takes this worker's first share of the connections, and renews it until {@link stop}. */
   async start(): Promise<void> {
+    if (!this.#renewTimer) {
+      this.#renewTimer = setInterval(() => {
+        this.#concurrency.used(this.#peak)
+        this.#peak = 0
+        void this.#ask(this.#concurrency.limit)
+      }, SLOT_RENEW_MS)
+      this.#renewTimer.unref()
+    }
     await this.#ask(this.#concurrency.limit)
-    if (this.#renewTimer) return
-    this.#renewTimer = setInterval(() => {
-      this.#concurrency.used(this.#peak)
-      this.#peak = 0
-      void this.#ask(this.#concurrency.limit)
-    }, SLOT_RENEW_MS)
-    this.#renewTimer.unref()
   }
 
   /** Gives the share back. */
@@ -95,6 +99,7 @@ export class FlowControl {
     clearInterval(this.#renewTimer)
     this.#renewTimer = undefined
     await this.#asking
+    clearTimeout(this.#retryTimer)
     this.#share = 0
     try {
       await releaseSlots(this.#options.db, this.#options.relay, this.#options.workerId)
@@ -121,6 +126,7 @@ export class FlowControl {
    * domain is paused, or over its quota): the worker puts it back until then.
    */
   recipientHoldUntil(mail: { id: number; recipient: string }, now: number): number {
+    if (!this.#domains.active) return 0
     return this.#domains.holdUntil(domainOf(mail.recipient), mail.id, now)
   }
 
@@ -128,14 +134,14 @@ export class FlowControl {
   take(mail: { id: number; recipient: string }, inFlight: number): void {
     this.#learned.take()
     this.#quota?.take()
-    this.#domains.take(domainOf(mail.recipient), mail.id)
+    if (this.#domains.active) this.#domains.take(domainOf(mail.recipient), mail.id)
     if (inFlight > this.#peak) this.#peak = inFlight
   }
 
   /** The relay accepted a message after `latencyMs`; `waiting`: mail was ready and every slot busy. */
   accepted(recipient: string, latencyMs: number, waiting: boolean, now: number): void {
     this.#learned.accepted(now)
-    this.#domains.accepted(domainOf(recipient))
+    if (this.#domains.active) this.#domains.accepted(domainOf(recipient))
     this.#concurrency.accepted(latencyMs, waiting, now)
     if (waiting && this.#concurrency.limit > this.#share && now - this.#askedAt >= SLOT_ASK_EVERY_MS) {
       void this.#ask(this.#concurrency.limit)
@@ -192,6 +198,12 @@ export class FlowControl {
           this.#options.onShare?.(granted)
         }
         this.#share = granted
+        // Short of what it wants: ask again soon, as others give back down to their even share.
+        clearTimeout(this.#retryTimer)
+        if (granted < want && this.#renewTimer) {
+          this.#retryTimer = setTimeout(() => void this.#ask(this.#concurrency.limit), SLOT_RETRY_MS)
+          this.#retryTimer.unref()
+        }
       } catch (err) {
         // Keep the share held (it lapses in SLOT_TTL_MS if this goes on); a worker without one yet
         // sends on one connection rather than none.

@@ -38,10 +38,12 @@ export async function takeTokens(
 }
 
 /**
- * Sets this worker's share of `relay`'s connections to as many of `want` as the others leave of
- * `max`, held until `now + ttlMs`; returns it. The relay's lock row serialises every change, so
- * the shares of live workers never add up to more than `max` (a share that lapsed, a worker
- * that died, counts no more).
+ * Sets this worker's share of `relay`'s connections, held until `now + ttlMs`, and returns it:
+ * as many of `want` as the others leave of `max`, and no more than leaves each other live worker
+ * what it wants up to an even share (max-min fairness: a worker that grabbed every connection
+ * gives back down to its even share at its next renewal, so a worker that starts later is not
+ * starved). The relay's lock row serialises every change, so the shares of live workers never
+ * add up to more than `max` (a share that lapsed, a worker that died, counts no more).
  */
 export async function claimSlots(
   db: OutboxDb,
@@ -56,16 +58,19 @@ export async function claimSlots(
       .execute()
     const others = await trx
       .selectFrom('mail_flow_slots')
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('slots'), eb.lit(0)).as('n'))
+      .select(['slots', 'wanted'])
       .where('relay', '=', relay)
       .where('worker_id', '!=', workerId)
       .where('expires_at', '>', now)
-      .executeTakeFirst()
-    const slots = Math.max(0, Math.min(want, max - Number(others?.n ?? 0)))
+      .execute()
+    const even = Math.floor(max / (others.length + 1))
+    const held = others.reduce((n, o) => n + Number(o.slots), 0)
+    const owed = others.reduce((n, o) => n + Math.min(Number(o.wanted), even), 0)
+    const slots = Math.max(0, Math.min(want, max - held, max - owed))
     await trx
       .insertInto('mail_flow_slots')
-      .values({ relay, worker_id: workerId, slots, expires_at: now + ttlMs })
-      .onConflict((oc) => oc.columns(['relay', 'worker_id']).doUpdateSet({ slots, expires_at: now + ttlMs }))
+      .values({ relay, worker_id: workerId, slots, wanted: want, expires_at: now + ttlMs })
+      .onConflict((oc) => oc.columns(['relay', 'worker_id']).doUpdateSet({ slots, wanted: want, expires_at: now + ttlMs }))
       .execute()
     // Shares of workers gone for good.
     await trx.deleteFrom('mail_flow_slots').where('relay', '=', relay).where('expires_at', '<', now - ttlMs).execute()
