@@ -1,6 +1,4 @@
-import { simpleParser } from 'mailparser'
 import type { Logger } from 'pino'
-import { SMTPServer } from 'smtp-server'
 import type { DevInboxStore } from './store.ts'
 
 const MAX_MESSAGE_BYTES = 10 * 1024 * 1024
@@ -23,6 +21,9 @@ export async function startCaptureServer({
   port: number
   logger: Logger
 }): Promise<CaptureServer> {
+  // Loaded here, not with the module: only development without MAIL_SERVER needs them, and they
+  // weigh ~20 MB of memory in every other process (production, workers).
+  const [{ simpleParser }, { SMTPServer }] = await Promise.all([import('mailparser'), import('smtp-server')])
   const server = new SMTPServer({
     name: 'ragtime-dev-inbox',
     banner: 'Ragtime dev inbox: mail is kept, never delivered',
