@@ -197,7 +197,10 @@ describe('lanes: high-priority mail goes ahead of notices', () => {
     await sleep(1_000)
     assert.equal(await sendingCount(h), 10, 'notices held stay within the batch')
     const lane = claims.filter((p) => p !== undefined).length
-    assert.ok(lane >= 3 && lane <= 12, `lane looks in 1 s with a 100 ms poll: ${lane}`)
+    // One look per poll; on PostgreSQL other test files' NOTIFYs share the channel and wake the
+    // worker too, and then the bound is the lane's own spacing: one look per 50 ms at most.
+    const most = ON_POSTGRES ? 21 : 12
+    assert.ok(lane >= 3 && lane <= most, `lane looks in 1 s with a 100 ms poll: ${lane}`)
     await drainGated(h, g, 30)
   })
 })
