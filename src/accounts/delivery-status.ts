@@ -20,6 +20,18 @@ const PERMANENT_REPLY = /^(?:[A-Z]+ )?5\d\d: /
 // RFC 3463 enhanced status codes (class.subject.detail), the clearest part of a bounce.
 const ENHANCED = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/
 
+/** In a few words, what a permanent failure means for the address. */
+function bounceReason(error: string): string {
+  const [, , subject, detail] = ENHANCED.exec(error) ?? []
+  const code = subject && detail ? `${subject}.${detail}` : ''
+  if (code === '1.1' || (!code && /user unknown|no such user|does not exist|mailbox unavailable/i.test(error))) return 'no such mailbox'
+  if (code === '1.2' || code === '1.10') return 'no such domain'
+  if (code === '2.1') return 'mailbox disabled'
+  if (code === '2.2') return 'mailbox full'
+  if (subject === '7') return 'refused by the receiving server'
+  return 'refused by the receiving server'
+}
+
 /** Why a permanent failure happened, from the SMTP reply stored as the message's last error. */
 function bounceAdvice(error: string, domain: string): string {
   const [, , subject, detail] = ENHANCED.exec(error) ?? []
@@ -69,6 +81,23 @@ export function describeDelivery(mail: OutboxRow | undefined, now: number): Deli
         advice: 'Mail to this address cannot be delivered. Correct it below, or use another address.',
         canCorrect: true,
       }
+    case 'bounced': {
+      // Accepted by our relay, then bounced by the recipient's server (a DSN or the provider's webhook).
+      const error = mail.lastError ?? ''
+      return {
+        state: 'failed',
+        headline: `Your confirmation email could not be delivered: ${bounceReason(error)}.`,
+        advice: bounceAdvice(error, domain),
+        canCorrect: true,
+      }
+    }
+    case 'expired':
+      return {
+        state: 'failed',
+        headline: 'Your confirmation email was not sent in time, and its link has expired.',
+        advice: 'Ask for a new link.',
+        canCorrect: false,
+      }
     case 'dead':
     case 'cancelled': {
       const error = mail.lastError ?? ''
@@ -84,7 +113,7 @@ export function describeDelivery(mail: OutboxRow | undefined, now: number): Deli
               : 'Something went wrong on our side. Ask for a new link; if it happens again, contact us.'
       return {
         state: 'failed',
-        headline: 'We could not deliver your confirmation email.',
+        headline: refused ? `Your confirmation email could not be delivered: ${bounceReason(error)}.` : 'We could not deliver your confirmation email.',
         advice,
         canCorrect: true,
       }

@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { z } from 'zod'
 import { normalizeAddress, parseMailbox } from '../lib/email-address.ts'
+import { readDkimKey } from './dkim-key.ts'
 import {
   type DatabaseLocation,
   databaseLocation,
@@ -13,6 +14,7 @@ import {
   rate,
   type TrustedProxies,
   trustedProxies,
+  hostname,
 } from './parsers.ts'
 
 export type { DatabaseLocation, TrustedProxies } from './parsers.ts'
@@ -56,6 +58,23 @@ export interface SmtpConfig {
   readonly password: string | undefined
 }
 
+/** Signs every message at enqueue (relaxed/relaxed, rsa-sha256). */
+export interface DkimConfig {
+  readonly selector: string
+  /** The `d=` domain: RAGTIME_DKIM_DOMAIN, or the sender's domain. */
+  readonly domain: string
+  /** PKCS#8 PEM. */
+  readonly privateKey: string
+}
+
+/** Secrets of the mail providers whose webhooks report bounces and complaints; unset: 404. */
+export interface WebhookSecrets {
+  readonly postmark: string | undefined
+  readonly resend: string | undefined
+  readonly mailgun: string | undefined
+  readonly ses: string | undefined
+}
+
 export interface Config {
   readonly production: boolean
   readonly port: number
@@ -79,7 +98,17 @@ export interface Config {
   readonly devSmtpPort: number
   readonly admin: string | undefined
   readonly mailSubjectPrefix: string
+  /** `Name <address>`: From of every email, and the domain of its Message-ID. */
   readonly mailSender: string
+  readonly dkim: DkimConfig | undefined
+  /**
+   * RAGTIME_BOUNCE_ADDRESS: turns on a VERP envelope sender per message (`local+<id>-<mac>@domain`)
+   * and the bounce receiver.
+   */
+  readonly bounceAddress: string | undefined
+  /** The bounce receiver's SMTP port (`serve` listens when set; `ragtime bounces` defaults to 2525). */
+  readonly bounceSmtpPort: number | undefined
+  readonly webhookSecrets: WebhookSecrets
   readonly delivery: DeliveryConfig
   readonly rateLimits: boolean
   /** log2 of scrypt's N for new password hashes; lower only for load tests. */
@@ -135,6 +164,19 @@ function schema(cwd: string) {
     RAGTIME_ADMIN: address.optional(),
     RAGTIME_MAIL_SUBJECT_PREFIX: line.default('Ragtime — '),
     RAGTIME_MAIL_SENDER: line.optional(),
+    RAGTIME_DKIM_SELECTOR: z
+      .string()
+      .trim()
+      .regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/i, 'must be a DNS label such as "ragtime2026"')
+      .optional(),
+    RAGTIME_DKIM_PRIVATE_KEY: z.string().optional(),
+    RAGTIME_DKIM_DOMAIN: hostname.optional(),
+    RAGTIME_BOUNCE_ADDRESS: address.optional(),
+    RAGTIME_BOUNCE_SMTP_PORT: integer(0, 65535).optional(),
+    RAGTIME_WEBHOOK_POSTMARK_SECRET: line.optional(),
+    RAGTIME_WEBHOOK_RESEND_SECRET: line.optional(),
+    RAGTIME_WEBHOOK_MAILGUN_SECRET: line.optional(),
+    RAGTIME_WEBHOOK_SES_SECRET: z.string().optional(),
     RAGTIME_MAIL_CONCURRENCY: integer(1, 100).default(5),
     RAGTIME_MAIL_MAX_CONNECTIONS: integer(1, 1000).default(50),
     RAGTIME_MAIL_RATE: rate.optional(),
@@ -179,12 +221,34 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const problems: { variable: string; message: string }[] = []
   const production = e.NODE_ENV === 'production'
   const baseUrl = e.BASE_URL ?? `http://localhost:${e.PORT}`
-  const mailSender = e.RAGTIME_MAIL_SENDER ?? defaultSender(e.RAGTIME_ADMIN, baseUrl)
-  if (!parseMailbox(mailSender)) {
+  // Never the admin's mailbox: a personal address as From fails DMARC at every provider.
+  const mailSender = e.RAGTIME_MAIL_SENDER ?? `Ragtime <noreply@${new URL(baseUrl).hostname}>`
+  const sender = parseMailbox(mailSender)
+  if (!sender) {
     problems.push({
       variable: e.RAGTIME_MAIL_SENDER ? 'RAGTIME_MAIL_SENDER' : 'BASE_URL',
       message: `the sender must be one address, such as "Ragtime <noreply@example.com>" (got "${mailSender}")`,
     })
+  }
+  let dkim: DkimConfig | undefined
+  if (e.RAGTIME_DKIM_SELECTOR && !e.RAGTIME_DKIM_PRIVATE_KEY) {
+    problems.push({ variable: 'RAGTIME_DKIM_PRIVATE_KEY', message: 'is needed with RAGTIME_DKIM_SELECTOR (a PEM, or the path of one)' })
+  } else if (e.RAGTIME_DKIM_PRIVATE_KEY && !e.RAGTIME_DKIM_SELECTOR) {
+    problems.push({ variable: 'RAGTIME_DKIM_SELECTOR', message: 'is needed with RAGTIME_DKIM_PRIVATE_KEY (the DNS label of the key: <selector>._domainkey.<domain>)' })
+  } else if (e.RAGTIME_DKIM_SELECTOR && e.RAGTIME_DKIM_PRIVATE_KEY) {
+    const key = readDkimKey(e.RAGTIME_DKIM_PRIVATE_KEY, cwd)
+    if (!key.ok) problems.push({ variable: 'RAGTIME_DKIM_PRIVATE_KEY', message: key.message })
+    else if (sender) {
+      dkim = { selector: e.RAGTIME_DKIM_SELECTOR, domain: e.RAGTIME_DKIM_DOMAIN ?? domainOf(sender.address), privateKey: key.pem }
+    }
+  } else if (e.RAGTIME_DKIM_DOMAIN) {
+    problems.push({ variable: 'RAGTIME_DKIM_DOMAIN', message: 'is only used with RAGTIME_DKIM_SELECTOR and RAGTIME_DKIM_PRIVATE_KEY' })
+  }
+  if (e.RAGTIME_BOUNCE_ADDRESS && /[+]/.test(e.RAGTIME_BOUNCE_ADDRESS.slice(0, e.RAGTIME_BOUNCE_ADDRESS.lastIndexOf('@')))) {
+    problems.push({ variable: 'RAGTIME_BOUNCE_ADDRESS', message: 'must not contain "+": each message gets bounces+<id>-<mac>@… of its own' })
+  }
+  if (e.RAGTIME_BOUNCE_SMTP_PORT !== undefined && !e.RAGTIME_BOUNCE_ADDRESS) {
+    problems.push({ variable: 'RAGTIME_BOUNCE_SMTP_PORT', message: 'receives bounces for RAGTIME_BOUNCE_ADDRESS: set it too' })
   }
   if (e.MAIL_USE_TLS && e.MAIL_USE_SSL) {
     problems.push({ variable: 'MAIL_USE_SSL', message: 'use either MAIL_USE_TLS (STARTTLS) or MAIL_USE_SSL, not both' })
@@ -248,6 +312,15 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     admin: e.RAGTIME_ADMIN,
     mailSubjectPrefix: e.RAGTIME_MAIL_SUBJECT_PREFIX,
     mailSender,
+    dkim,
+    bounceAddress: e.RAGTIME_BOUNCE_ADDRESS,
+    bounceSmtpPort: e.RAGTIME_BOUNCE_SMTP_PORT,
+    webhookSecrets: {
+      postmark: e.RAGTIME_WEBHOOK_POSTMARK_SECRET,
+      resend: e.RAGTIME_WEBHOOK_RESEND_SECRET,
+      mailgun: e.RAGTIME_WEBHOOK_MAILGUN_SECRET,
+      ses: e.RAGTIME_WEBHOOK_SES_SECRET,
+    },
     delivery: {
       // The starting point never exceeds the ceiling.
       concurrency: Math.min(e.RAGTIME_MAIL_CONCURRENCY, e.RAGTIME_MAIL_MAX_CONNECTIONS),
@@ -271,8 +344,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   })
 }
 
-function defaultSender(admin: string | undefined, baseUrl: string): string {
-  return admin ? `Ragtime Admin <${admin}>` : `Ragtime <noreply@${new URL(baseUrl).hostname}>`
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1)
 }
 
 function deepFreeze<T>(value: T): T {

@@ -154,3 +154,13 @@ export const domainRates = z.string().transform((value, ctx) => {
   }
   return rates
 })
+
+/** A domain name, lower-cased, IDN in ASCII: `mail.example.com`. */
+export const hostname = z.string().trim().transform((value, ctx) => {
+  const ascii = domainToASCII(value.toLowerCase())
+  if (!ascii || !/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(ascii)) {
+    ctx.addIssue({ code: 'custom', message: `must be a domain name such as mail.example.com (got "${value}")` })
+    return z.NEVER
+  }
+  return ascii
+})

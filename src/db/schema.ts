@@ -29,6 +29,8 @@ export interface MailOutboxTable {
   body_purged_at: Millis | null
   /** The body carries a credential (a link) that is void after this: purge it once the message is finished. */
   body_expires_at: Millis | null
+  /** Not sent after this: the message ends `expired`. */
+  expires_at: Millis | null
 }
 
 /**
@@ -46,6 +48,22 @@ export interface MailSuppressionTable {
   reason: string
   outbox_id: number | null
   created_at: Millis
+  /** smtp (refused during the send), dsn, arf, postmark, resend, mailgun, ses, or admin. */
+  source: Generated<string>
+}
+
+/** A bounce, delay or complaint reported after the relay accepted the message. */
+export interface MailFeedbackTable {
+  id: Generated<number>
+  outbox_id: number
+  kind: 'bounce' | 'delay' | 'complaint'
+  source: string
+  event_key: string
+  recipient: string
+  /** RFC 3463 status (5.1.1) when known. */
+  status: string | null
+  detail: string
+  at: Millis
 }
 
 /** One failed delivery attempt, for the dashboard's failures per minute. */
@@ -158,6 +176,7 @@ export interface Database {
   mail_body: MailBodyTable
   mail_suppression: MailSuppressionTable
   mail_failures: MailFailuresTable
+  mail_feedback: MailFeedbackTable
   mail_audit: MailAuditTable
   mail_flow_buckets: MailFlowBucketsTable
   mail_flow_slots: MailFlowSlotsTable

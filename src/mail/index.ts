@@ -29,6 +29,14 @@ export {
   type Suppression,
 } from './operations.ts'
 export { startRetention } from './retention.ts'
+export {
+  COMPLAINT_RATE_WARNING,
+  type FeedbackReport,
+  type FeedbackResult,
+  type FeedbackSummary,
+  feedbackSummary,
+  recordFeedback,
+} from './feedback.ts'
 export type { AttemptedEvent, EnqueuedEvent } from './signals.ts'
 export { createRenderer, type RenderedMail, type Renderer } from './render/renderer.ts'
 export { MAIL_PRIORITIES, MAIL_STATES, type MailPriority, type MailState, isMailState } from './states.ts'

@@ -1,9 +1,20 @@
 /**
  * The life of an outbox message (transitions in docs/outbox.md):
  * queued → sending → sent | retrying | dead; retrying → sending; queued/retrying → cancelled;
- * a message to a suppressed address is born `suppressed` and never sent.
+ * a message to a suppressed address is born `suppressed` and never sent; one still unsent at its
+ * deadline ends `expired`; a sent one whose permanent bounce comes back later ends `bounced`.
  */
-export const MAIL_STATES = Object.freeze(['queued', 'sending', 'sent', 'retrying', 'dead', 'suppressed', 'cancelled'] as const)
+export const MAIL_STATES = Object.freeze([
+  'queued',
+  'sending',
+  'sent',
+  'retrying',
+  'dead',
+  'suppressed',
+  'cancelled',
+  'expired',
+  'bounced',
+] as const)
 
 export type MailState = (typeof MAIL_STATES)[number]
 
@@ -14,7 +25,7 @@ export const WAITING_STATES = Object.freeze(['queued', 'retrying'] as const sati
  * States a message does not leave by itself: it will not be sent (again) unless an operator
  * retries it. Only these may lose their stored message before retention (`bodyExpiresAt`).
  */
-export const FINISHED_STATES = Object.freeze(['sent', 'dead', 'cancelled', 'suppressed'] as const satisfies readonly MailState[])
+export const FINISHED_STATES = Object.freeze(['sent', 'dead', 'cancelled', 'suppressed', 'expired', 'bounced'] as const satisfies readonly MailState[])
 
 /** The other states: the message may still be sent. Every state is finished or unfinished. */
 export const UNFINISHED_STATES = Object.freeze(['queued', 'sending', 'retrying'] as const satisfies readonly MailState[])

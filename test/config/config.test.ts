@@ -29,8 +29,12 @@ describe('loadConfig', () => {
     assert.equal(config.production, false)
   })
 
-  test('the sender follows RAGTIME_ADMIN, then BASE_URL’s host', () => {
-    assert.equal(loadConfig({ RAGTIME_ADMIN: 'Boss@Example.COM' }).mailSender, 'Ragtime Admin <Boss@example.com>')
+  test('the sender is noreply at BASE_URL’s host, never the admin’s mailbox', () => {
+    assert.equal(loadConfig({ RAGTIME_ADMIN: 'ops@gmail.com' }).mailSender, 'Ragtime <noreply@localhost>')
+    assert.equal(
+      loadConfig({ RAGTIME_ADMIN: 'ops@gmail.com', BASE_URL: 'https://ragtime.example.org' }).mailSender,
+      'Ragtime <noreply@ragtime.example.org>',
+    )
     assert.equal(loadConfig({ BASE_URL: 'https://mail.example.org/' }).mailSender, 'Ragtime <noreply@mail.example.org>')
     assert.equal(loadConfig({ RAGTIME_MAIL_SENDER: 'Team <team@example.org>' }).mailSender, 'Team <team@example.org>')
   })

@@ -125,7 +125,7 @@ describe('operating it, in a real browser', { skip: missing }, () => {
     release()
     await page.waitForSelector('#delivery[data-state="failed"]', { timeout: 15_000 })
     assert.equal(await page.evaluate(() => (globalThis as { stillHere?: boolean }).stillHere), true, 'no reload')
-    assert.match((await page.textContent('#delivery-headline')) ?? '', /We could not deliver your confirmation email/)
+    assert.match((await page.textContent('#delivery-headline')) ?? '', /could not be delivered: no such mailbox/)
     assert.match((await page.textContent('#delivery-advice')) ?? '', /no mailbox with this address\. Check it for a typo/)
     assert.ok(await page.isVisible('#correct-address'))
 

@@ -35,7 +35,7 @@ describe('the unconfirmed page follows the confirmation email', () => {
     const page = await browser.get('/auth/unconfirmed')
     assert.equal(page.statusCode, 200)
     assert.match(page.body, /data-state="failed"/)
-    assert.match(page.body, /We could not deliver your confirmation email\./)
+    assert.match(page.body, /Your confirmation email could not be delivered: no such mailbox\./)
     assert.match(page.body, /The mail server for exampel\.test says there is no mailbox with this address\. Check it for a typo\./)
     assert.doesNotMatch(page.body, /User unknown|Recipient address rejected|550/, 'the relay’s own words stay with the admin')
     assert.match(page.body, /<section id="correct-address">/, 'the correction form is shown')

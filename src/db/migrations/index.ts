@@ -6,6 +6,7 @@ import * as m0003 from './0003-dev-inbox.ts'
 import * as m0004 from './0004-mail-operations.ts'
 import * as m0005 from './0005-security.ts'
 import * as m0006 from './0006-flow-control.ts'
+import * as m0007 from './0007-mail-path.ts'
 
 type Step = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> }
 
@@ -17,6 +18,7 @@ const STEPS: Record<string, Step> = {
   '0004-mail-operations': m0004,
   '0005-security': m0005,
   '0006-flow-control': m0006,
+  '0007-mail-path': m0007,
 }
 
 export function migrations(dialect: Dialect): Record<string, Migration> {
