@@ -34,6 +34,11 @@ export function accountMailers(outbox: Outbox, baseUrl: string, admin: string | 
     priority: 'high',
     bodyExpiresAt: new Date(outbox.clock.now() + TOKEN_LIFETIMES[purpose]),
   })
+  // A link that would arrive void is not sent at all (the message ends `expired`).
+  const expiring = (purpose: TokenPurpose): EnqueueOptions => ({
+    ...carrying(purpose),
+    deadline: new Date(outbox.clock.now() + TOKEN_LIFETIMES[purpose]),
+  })
   const high: EnqueueOptions = { priority: 'high' }
   const budgeted = async (trx: Transaction<Database>, to: string, send: () => Promise<number>): Promise<number | undefined> =>
     (await budget(trx, to, outbox.clock.now())) ? send() : undefined
@@ -49,7 +54,7 @@ export function accountMailers(outbox: Outbox, baseUrl: string, admin: string | 
             subject: 'Confirm your account',
             context: { username: user.username, confirmUrl: url(`/auth/confirm/${token}`), hours: TOKEN_LIFETIMES.confirm / 3_600_000 },
           },
-          carrying('confirm'),
+          expiring('confirm'),
         ),
     ),
 
@@ -95,7 +100,7 @@ export function accountMailers(outbox: Outbox, baseUrl: string, admin: string | 
             subject: 'Reset your password',
             context: { username: user.username, resetUrl: url(`/auth/reset/${token}`), minutes: TOKEN_LIFETIMES.reset / 60_000 },
           },
-          carrying('reset'),
+          expiring('reset'),
         )
       return counted ? budgeted(trx, user.email, send) : send()
     },
@@ -126,7 +131,7 @@ export function accountMailers(outbox: Outbox, baseUrl: string, admin: string | 
               hours: TOKEN_LIFETIMES['change-email'] / 3_600_000,
             },
           },
-          carrying('change-email'),
+          expiring('change-email'),
         ),
     ),
 

@@ -12,6 +12,7 @@ import { createRenderer } from './render/renderer.ts'
 import { FailoverTransport } from './transports/failover.ts'
 import { smtpTransport } from './transports/smtp.ts'
 import type { MailTransport } from './transports/transport.ts'
+import { type Verp, verp } from './verp.ts'
 import { DeliveryWorker } from './worker.ts'
 
 export { type Clock, systemClock } from './clock.ts'
@@ -38,7 +39,8 @@ export {
   recordFeedback,
 } from './feedback.ts'
 export type { AttemptedEvent, EnqueuedEvent } from './signals.ts'
-export { createRenderer, type RenderedMail, type Renderer } from './render/renderer.ts'
+export { createRenderer, type DkimSigning, type RenderedMail, type Renderer } from './render/renderer.ts'
+export { type Verp, verp }
 export { MAIL_PRIORITIES, MAIL_STATES, type MailPriority, type MailState, isMailState } from './states.ts'
 export type { OutboxRow } from './store/index.ts'
 export type { Email, MailTemplates, TemplateName } from './templates.ts'
@@ -57,8 +59,9 @@ export function outboxFromConfig(config: Config, db: Db, clock?: Clock): Outbox 
     templatesDir: MAIL_TEMPLATES_DIR,
     subjectPrefix: config.mailSubjectPrefix,
     sender: config.mailSender,
+    dkim: config.dkim,
   })
-  return createOutbox({ db, renderer, ...(clock ? { clock } : {}) })
+  return createOutbox({ db, renderer, verp: verpFromConfig(config), ...(clock ? { clock } : {}) })
 }
 
 /**
@@ -95,4 +98,13 @@ export function workerFromConfig(
 }
 
 export { type CaptureServer, startCaptureServer } from './dev-inbox/capture-server.ts'
+export { type BounceReceiver, startBounceReceiver } from './bounces/receiver.ts'
+export { readReport } from './bounces/reports.ts'
+
+/** The VERP addresses of RAGTIME_BOUNCE_ADDRESS, keyed by SECRET_KEY; undefined without a bounce address. */
+export function verpFromConfig(config: Config): Verp | undefined {
+  if (!config.bounceAddress) return undefined
+  if (!config.secretKey) throw new Error('RAGTIME_BOUNCE_ADDRESS needs SECRET_KEY: it keys the VERP addresses')
+  return verp(config.bounceAddress, config.secretKey)
+}
 export { type DevInboxStore, devInboxStore, type InboxMessage, type InboxSummary } from './dev-inbox/store.ts'

@@ -11,6 +11,7 @@ import {
   listAudit,
   listSuppressions,
   pruneFailureLog,
+  expireOverdue,
   purgeExpiredBodies,
   purgeSentBodies,
   recordAudit,
@@ -76,6 +77,8 @@ export interface MailOperations {
    * returns the count. Mail still waiting to be sent keeps its body.
    */
   purgeExpiredBodies(actor: string): Promise<number>
+  /** Waiting mail past its deadline ends `expired` (EnqueueOptions.deadline); returns the count. */
+  expireOverdue(): Promise<number>
 }
 
 /** How the audit log names what {@link MailOperations.purgeExpiredBodies} purged. */
@@ -160,6 +163,16 @@ export function mailOperations(db: Db, outbox: Outbox): MailOperations {
       if (total > 0) {
         const target = `sent over ${formatDuration(retentionMs)} ago`
         await recordAudit(db.kysely, { at: clock.now(), actor, action: 'purge', target, affected: total })
+      }
+      return total
+    },
+
+    async expireOverdue() {
+      let total = 0
+      for (;;) {
+        const expired = await expireOverdue(db.kysely, clock.now(), PURGE_BATCH)
+        total += expired
+        if (expired < PURGE_BATCH) break
       }
       return total
     },

@@ -4,6 +4,7 @@ import { type Clock, systemClock } from './clock.ts'
 import { MailInputError } from './errors.ts'
 import type { RenderedMail, Renderer } from './render/renderer.ts'
 import { MailSignals } from './signals.ts'
+import type { Verp } from './verp.ts'
 import { createOutboxStore, type OutboxRow, type OutboxStore } from './store/index.ts'
 import { cancel } from './store/operations.ts'
 import { MAIL_PRIORITIES, type MailPriority, type MailState } from './states.ts'
@@ -25,6 +26,11 @@ export interface EnqueueOptions {
    * Unset: the body follows retention (`RAGTIME_MAIL_RETENTION`, sent mail only).
    */
   readonly bodyExpiresAt?: Date
+  /**
+   * Not sent from this time on: still unsent then, the message ends `expired` (a reset link
+   * delivered after the link died only confuses). Unset: sent however late.
+   */
+  readonly deadline?: Date
 }
 
 export interface OutboxStatus {
@@ -71,9 +77,11 @@ export interface OutboxOptions {
   readonly db: Db
   readonly renderer: Renderer
   readonly clock?: Clock
+  /** Each message's envelope sender becomes its own VERP address (see verp.ts). */
+  readonly verp?: Verp | undefined
 }
 
-export function createOutbox({ db, renderer, clock = systemClock }: OutboxOptions): Outbox {
+export function createOutbox({ db, renderer, clock = systemClock, verp }: OutboxOptions): Outbox {
   const store = createOutboxStore(db)
   const signals = new MailSignals()
   const wake = () => signals.emit('wake')
@@ -91,6 +99,8 @@ export function createOutbox({ db, renderer, clock = systemClock }: OutboxOption
       const expires = options.bodyExpiresAt
       const bodyExpiresAt = expires === undefined ? null : expires instanceof Date ? expires.getTime() : Number.NaN
       if (bodyExpiresAt !== null && !Number.isFinite(bodyExpiresAt)) throw new MailInputError('bodyExpiresAt is not a valid date')
+      const deadline = options.deadline === undefined ? null : options.deadline instanceof Date ? options.deadline.getTime() : Number.NaN
+      if (deadline !== null && !Number.isFinite(deadline)) throw new MailInputError('deadline is not a valid date')
       if (options.dedupeKey !== undefined && (options.dedupeKey === '' || options.dedupeKey.length > 200)) {
         throw new MailInputError('dedupeKey must be 1 to 200 characters')
       }
@@ -105,10 +115,12 @@ export function createOutbox({ db, renderer, clock = systemClock }: OutboxOption
         priority: MAIL_PRIORITIES[options.priority ?? 'normal'],
         dedupeKey: options.dedupeKey ?? null,
         bodyExpiresAt,
+        expiresAt: deadline,
         runAt,
         now,
       })
       if (!created) return id
+      if (verp) await store.setEnvelopeFrom(trx, id, verp.address(id))
       if (state === 'queued') await store.notify(trx)
       afterCommit(trx as Transaction<unknown>, () => {
         signals.emit('enqueued', { template: email.template, state })

@@ -41,6 +41,8 @@ export function startRetention(
     // One at a time: a slow database must not stack sweeps up.
     expiring ??= (async () => {
       try {
+        const expired = await operations.expireOverdue()
+        if (expired > 0) logger.info({ expired }, 'mail past its deadline expired unsent')
         const purged = await operations.purgeExpiredBodies('retention')
         if (purged > 0) logger.info({ purged }, 'purged the bodies of finished mail past their expiry')
       } catch (err) {

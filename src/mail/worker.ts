@@ -32,6 +32,7 @@ export interface RunSummary {
   readonly sent: number
   readonly retrying: number
   readonly dead: number
+  readonly expired: number
 }
 
 // Outcomes are written in small groups: one commit per message would cap throughput, and a
@@ -53,7 +54,7 @@ const PUSHBACK_FAST_RETRIES = 3
 /** While a domain's quota fetches tokens, the loop looks again after this long at the latest. */
 const FETCH_RECHECK_MS = 100
 
-type Counts = { claimed: number; sent: number; retrying: number; dead: number }
+type Counts = { claimed: number; sent: number; retrying: number; dead: number; expired: number }
 
 /** An outcome waiting to be recorded, with what observers are told once it is. */
 type Attempt = Omit<AttemptedEvent, 'recordedAt'>
@@ -172,7 +173,7 @@ export class DeliveryWorker {
   /** Claims one batch, delivers it and records every outcome. For tests and scripts. */
   async runOnce(): Promise<RunSummary> {
     this.#lastReclaim = Number.NEGATIVE_INFINITY
-    const counts: Counts = { claimed: 0, sent: 0, retrying: 0, dead: 0 }
+    const counts: Counts = { claimed: 0, sent: 0, retrying: 0, dead: 0, expired: 0 }
     await this.#flow.start()
     const batch = await this.#claim(this.#delivery.batchSize)
     counts.claimed = batch.length
@@ -442,6 +443,10 @@ export class DeliveryWorker {
     } catch (err) {
       return attempt(mail, null, this.#failed(mail, err))
     }
+    // Held back by flow control or claimed late: a message past its deadline is not sent.
+    if (mail.expiresAt !== null && this.#outbox.clock.now() >= mail.expiresAt) {
+      return attempt(mail, null, { id: mail.id, kind: 'expired', template: mail.template })
+    }
     if (raw === undefined) {
       const error = 'the stored message is missing'
       return attempt(mail, null, { id: mail.id, kind: 'dead', template: mail.template, failure: 'permanent', error, suppress: null })
@@ -480,6 +485,10 @@ export class DeliveryWorker {
       return { id, template, kind: 'dead', failure: 'transient', error, suppress: null }
     }
     const runAt = retryAt === undefined ? now + retryDelay(this.#delivery, mail.attempts) : now + Math.max(0, retryAt - Date.now())
+    if (mail.expiresAt !== null && runAt >= mail.expiresAt) {
+      this.#log.info(log, 'transient failure, and the next attempt would be past the deadline: message expired')
+      return { id, template, kind: 'expired' }
+    }
     this.#log.info({ ...log, retryAt: new Date(runAt).toISOString() }, 'transient failure: will retry')
     return { id, template, kind: 'retry', error: failure.message, runAt }
   }

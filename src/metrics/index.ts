@@ -39,6 +39,7 @@ export function createMetrics(
   const enqueued = counter('ragtime_mail_enqueued_total', 'Messages committed to the outbox (suppressed ones included).')
   const sent = counter('ragtime_mail_sent_total', 'Messages the SMTP server accepted.')
   const dead = counter('ragtime_mail_dead_total', 'Messages given up on: a permanent failure, or transient ones past the give-up age.')
+  const expired = counter('ragtime_mail_expired_total', 'Messages not sent because their deadline passed first (a link that would arrive void).')
   const suppressed = counter('ragtime_mail_suppressed_total', 'Messages not sent because their address is on the suppression list.')
   const failed = new Counter({
     name: 'ragtime_mail_failed_total',
@@ -119,6 +120,10 @@ export function createMetrics(
     if (outcome.kind === 'sent') {
       sent.inc({ template })
       enqueueToSent.observe({ template }, Math.max(0, recordedAt - createdAt) / 1000)
+      return
+    }
+    if (outcome.kind === 'expired') {
+      expired.inc({ template })
       return
     }
     failed.inc({ template, kind: outcome.kind === 'retry' ? 'transient' : outcome.failure })

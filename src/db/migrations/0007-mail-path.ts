@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import type { Dialect } from '../index.ts'
 import { idColumn } from './columns.ts'
 
@@ -26,6 +26,13 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .addColumn('at', 'bigint', (c) => c.notNull())
     .execute()
   await db.schema.createIndex('mail_feedback_at').on('mail_feedback').columns(['kind', 'at']).execute()
+  // Waiting mail with a deadline, for the sweep that expires what no worker reached in time.
+  await db.schema
+    .createIndex('mail_outbox_deadline')
+    .on('mail_outbox')
+    .column('expires_at')
+    .where(sql<boolean>`expires_at is not null and state in ('queued', 'retrying')`)
+    .execute()
   // Bounces and webhooks name the message by its Message-ID.
   await db.schema.createIndex('mail_outbox_message_id').on('mail_outbox').column('message_id').execute()
   await db.schema.createIndex('mail_feedback_outbox').on('mail_feedback').column('outbox_id').execute()

@@ -44,7 +44,7 @@ export async function claimDue(
       updated_at: now,
     }))
     .where('id', 'in', due)
-    .returning(['id', 'template', 'priority', 'run_at', 'recipient', 'envelope_from', 'attempts', 'first_attempt_at', 'created_at'])
+    .returning(['id', 'template', 'priority', 'run_at', 'recipient', 'envelope_from', 'attempts', 'first_attempt_at', 'created_at', 'expires_at'])
     .execute()
   // RETURNING has no order: restore the claim order.
   rows.sort((a, b) => a.priority - b.priority || a.run_at - b.run_at || a.id - b.id)
@@ -58,6 +58,7 @@ export async function claimDue(
       attempts: r.attempts,
       firstAttemptAt: r.first_attempt_at == null ? now : Number(r.first_attempt_at),
       createdAt: Number(r.created_at),
+      expiresAt: r.expires_at == null ? null : Number(r.expires_at),
     }),
   )
 }

@@ -15,6 +15,8 @@ export type { ClaimedMail, NewMail, OutboxRow, Outcome } from './types.ts'
 export interface OutboxStore extends DialectStore {
   /** `created` is false when a live message with the same dedupe key is returned instead. */
   insert(trx: Transaction<Database>, mail: NewMail): Promise<{ id: number; state: MailState; created: boolean }>
+  /** The envelope sender of a message just inserted (its VERP address, which needs its id). */
+  setEnvelopeFrom(trx: Transaction<Database>, id: number, envelopeFrom: string): Promise<void>
   renew(workerId: string, leaseUntil: Millis, now: Millis): Promise<void>
   /**
    * Gives claimed mail back unattempted: due again at once, or at `runAt` (by id) for mail that
@@ -40,6 +42,10 @@ export function createOutboxStore(db: Db): OutboxStore {
   return {
     ...dialect,
 
+    async setEnvelopeFrom(trx, id, envelopeFrom) {
+      await trx.updateTable('mail_outbox').set({ envelope_from: envelopeFrom }).where('id', '=', id).execute()
+    },
+
     async insert(trx, mail) {
       const suppressed = await trx
         .selectFrom('mail_suppression')
@@ -59,6 +65,7 @@ export function createOutboxStore(db: Db): OutboxStore {
           envelope_from: mail.envelopeFrom,
           dedupe_key: mail.dedupeKey,
           body_expires_at: mail.bodyExpiresAt,
+          expires_at: mail.expiresAt,
           created_at: mail.now,
           run_at: mail.runAt,
           updated_at: mail.now,

@@ -1,7 +1,8 @@
 import { sql } from 'kysely'
 import type { Millis } from '../../db/index.ts'
 import { addressKey } from '../../lib/email-address.ts'
-import { LIVE_STATES, UNFINISHED_STATES } from '../states.ts'
+import { LIVE_STATES, UNFINISHED_STATES, WAITING_STATES } from '../states.ts'
+import { EXPIRED_ERROR } from './record.ts'
 import type { OutboxDb } from './types.ts'
 
 /** The queries behind the dashboard and `ragtime mail`; the same SQL on both databases. */
@@ -155,6 +156,29 @@ export async function purgeExpiredBodies(db: OutboxDb, now: Millis, limit: numbe
     if (purged.length > 0) await trx.deleteFrom('mail_body').where('outbox_id', 'in', purged).execute()
     return purged.length
   })
+}
+
+/**
+ * Waiting mail whose deadline has passed ends `expired`, `limit` at a time (the worker also
+ * checks each message's deadline when it takes it; this catches mail no worker reaches in time).
+ */
+export async function expireOverdue(db: OutboxDb, now: Millis, limit: number): Promise<number> {
+  const due = db
+    .selectFrom('mail_outbox')
+    .select('id')
+    // Spelt as the partial index `mail_outbox_deadline` is.
+    .where('expires_at', 'is not', null)
+    .where('state', 'in', WAITING_STATES)
+    .where('expires_at', '<=', now)
+    .limit(limit)
+  const expired = await db
+    .updateTable('mail_outbox')
+    .set({ state: 'expired', last_error: EXPIRED_ERROR, updated_at: now })
+    .where('id', 'in', due)
+    .where('state', 'in', WAITING_STATES)
+    .returning('id')
+    .execute()
+  return expired.length
 }
 
 /** The look-up of {@link purgeExpiredBodies}: finished mail whose body expired, oldest expiry first. */

@@ -32,6 +32,14 @@ export async function recordOutcomes(
   }
   for (const outcome of outcomes) {
     if (outcome.kind === 'sent') continue
+    if (outcome.kind === 'expired') {
+      const { numUpdatedRows } = await leasedTo(trx, workerId)
+        .where('id', '=', outcome.id)
+        .set({ locked_by: null, locked_until: null, updated_at: now, state: 'expired', last_error: EXPIRED_ERROR })
+        .executeTakeFirst()
+      if (numUpdatedRows > 0n) recorded.add(outcome.id)
+      continue
+    }
     const { numUpdatedRows } = await leasedTo(trx, workerId)
       .where('id', '=', outcome.id)
       .set(
@@ -62,6 +70,8 @@ export async function recordOutcomes(
   }
   return recorded
 }
+
+export const EXPIRED_ERROR = 'not sent: its deadline passed'
 
 /**
  * Made once: this runs for every few messages sent, and an expression builder (what a `set`

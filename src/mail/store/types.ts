@@ -14,6 +14,8 @@ export interface NewMail {
   readonly dedupeKey: string | null
   /** Once finished and past this, the stored message is deleted (see EnqueueOptions.bodyExpiresAt). */
   readonly bodyExpiresAt: Millis | null
+  /** Not sent after this: it ends `expired` (EnqueueOptions.deadline). */
+  readonly expiresAt: Millis | null
   readonly runAt: Millis
   readonly now: Millis
 }
@@ -30,6 +32,8 @@ export interface ClaimedMail {
   readonly firstAttemptAt: Millis
   /** When it was enqueued: the start of its enqueue-to-sent latency. */
   readonly createdAt: Millis
+  /** Its deadline: not sent from this time on. */
+  readonly expiresAt: Millis | null
 }
 
 /** `transient` failures are retried; `permanent` ones (SMTP 5xx) are not. */
@@ -53,6 +57,8 @@ export type Outcome =
       readonly error: string
       readonly suppress: string | null
     }
+  /** Its deadline passed before it could be sent: never sent. */
+  | { readonly id: number; readonly kind: 'expired'; readonly template: string }
 
 /** The operations whose SQL differs between SQLite and PostgreSQL. */
 export interface DialectStore {

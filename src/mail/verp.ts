@@ -1,0 +1,39 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+
+/**
+ * VERP (variable envelope return path): each message's envelope sender is
+ * `<local>+<id>-<mac>@<domain>` of the bounce address, so a bounce names the message it is
+ * about whatever the remote server writes in it. The MAC (HMAC-SHA256 keyed by SECRET_KEY, 48
+ * bits) makes addresses unforgeable: mail to a made-up one is refused at RCPT TO.
+ */
+export interface Verp {
+  address(outboxId: number): string
+  /** The message id that `recipient` names, or null when it is not one of ours (or forged). */
+  parse(recipient: string): number | null
+}
+
+const MAC_CHARS = 12
+
+export function verp(bounceAddress: string, secretKey: string): Verp {
+  const at = bounceAddress.lastIndexOf('@')
+  const local = bounceAddress.slice(0, at)
+  const domain = bounceAddress.slice(at + 1).toLowerCase()
+  const key = createHmac('sha256', secretKey).update('ragtime verp').digest()
+  const mac = (id: string) => createHmac('sha256', key).update(id).digest('hex').slice(0, MAC_CHARS)
+  const pattern = new RegExp(`^${escape(local)}\\+(\\d{1,15})-([0-9a-f]{${MAC_CHARS}})@${escape(domain)}$`, 'i')
+  return {
+    address: (outboxId) => `${local}+${outboxId}-${mac(String(outboxId))}@${domain}`,
+    parse(recipient) {
+      const match = pattern.exec(recipient.trim())
+      if (!match) return null
+      const [, id = '', given = ''] = match
+      const expected = Buffer.from(mac(id))
+      const actual = Buffer.from(given.toLowerCase())
+      return actual.length === expected.length && timingSafeEqual(actual, expected) ? Number(id) : null
+    },
+  }
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}

@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict'
+import { after, describe, test } from 'node:test'
+import nodemailer from 'nodemailer'
+import { startBounceReceiver, systemClock, verpFromConfig } from '../../src/mail/index.ts'
+import { silentLogger } from '../helpers/env.ts'
+import { harness } from '../helpers/outbox.ts'
+
+const BOUNCES = 'bounces@ragtime.test'
+
+/** A sent message, and a bounce receiver for its bounce address (a real SMTP server on 127.0.0.1). */
+async function setUp() {
+  const h = await harness({ env: { RAGTIME_BOUNCE_ADDRESS: BOUNCES, SECRET_KEY: 'bounce-test-secret-key-0123456789abcdef' } })
+  const verp = verpFromConfig(h.config)
+  assert.ok(verp)
+  const receiver = await startBounceReceiver({ db: h.db, clock: systemClock, logger: silentLogger, bounceAddress: BOUNCES, verp, host: '127.0.0.1', port: 0 })
+  after(() => receiver.close())
+  const id = await h.send('ann@example.net')
+  h.worker.start()
+  await h.outbox.waitFor(id, 'sent')
+  const [delivered] = h.sink.received
+  assert.ok(delivered)
+  const messageId = /^Message-ID: (<[^>]+>)/m.exec(delivered.raw)?.[1] ?? ''
+  /** Sends `raw` to the receiver from a mailer daemon (null sender), as a remote MTA would. */
+  const report = async (raw: string, to = delivered.envelope.from) => {
+    const client = nodemailer.createTransport({ host: '127.0.0.1', port: receiver.port, secure: false, ignoreTLS: true })
+    try {
+      return await client.sendMail({ envelope: { from: '', to: [to] }, raw })
+    } finally {
+      client.close()
+    }
+  }
+  const suppression = () => h.db.kysely.selectFrom('mail_suppression').selectAll().where('address', '=', 'ann@example.net').executeTakeFirst()
+  const feedback = () => h.db.kysely.selectFrom('mail_feedback').selectAll().orderBy('id').execute()
+  return { h, id, verp, delivered, messageId, report, suppression, feedback }
+}
+
+function dsn({ id = 'dsn-1@mx.example.net', action = 'failed', status = '5.1.1', messageId = '<unknown@ragtime.test>' } = {}) {
+  return [
+    'From: Mail Delivery System <MAILER-DAEMON@mx.example.net>',
+    'To: bounces@ragtime.test',
+    'Subject: Undelivered Mail Returned to Sender',
+    `Message-ID: <${id}>`,
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/report; report-type=delivery-status; boundary="=_b"',
+    '',
+    '--=_b',
+    'Content-Type: text/plain',
+    '',
+    'I could not deliver your message.',
+    '--=_b',
+    'Content-Type: message/delivery-status',
+    '',
+    'Reporting-MTA: dns; mx.example.net',
+    '',
+    'Final-Recipient: rfc822; ann@example.net',
+    `Action: ${action}`,
+    `Status: ${status}`,
+    `Diagnostic-Code: smtp; 550 ${status} <ann@example.net>: Recipient address rejected: User unknown`,
+    '',
+    '--=_b',
+    'Content-Type: text/rfc822-headers',
+    '',
+    'From: Ragtime <noreply@ragtime.test>',
+    `Message-ID: ${messageId}`,
+    '',
+    '--=_b--',
+    '',
+  ].join('\r\n')
+}
+
+describe('bounces by mail: VERP envelope senders and a bounce receiver', () => {
+  test('each message has its own unforgeable VERP envelope sender', async () => {
+    const { id, verp, delivered } = await setUp()
+    assert.match(delivered.envelope.from, new RegExp(`^bounces\\+${id}-[0-9a-f]{12}@ragtime\\.test$`))
+    assert.equal(verp.parse(delivered.envelope.from), id)
+    assert.equal(verp.parse(delivered.envelope.from.replace(/-[0-9a-f]/, (m) => (m === '-0' ? '-1' : '-0'))), null, 'a changed MAC')
+    assert.equal(verp.parse(delivered.envelope.from.replace(`+${id}-`, `+${id + 1}-`)), null, 'another id with this MAC')
+    assert.match(delivered.raw, /^Message-ID: <[^>]+@ragtime\.test>\r$/m)
+  })
+
+  test('a DSN with a 5.1.1 failure: the message is bounced, its address suppressed (source dsn); the same DSN twice counts once', async () => {
+    const { h, id, report, suppression, feedback } = await setUp()
+    const info = await report(dsn())
+    assert.match(info.response, /^250 .*1 report recorded/)
+    const row = await h.outbox.get(id)
+    assert.equal(row?.state, 'bounced')
+    assert.match(row?.lastError ?? '', /^bounced \(dsn\) 5\.1\.1: 550 5\.1\.1 <ann@example\.net>: Recipient address rejected: User unknown$/)
+    const suppressed = await suppression()
+    assert.equal(suppressed?.source, 'dsn')
+    assert.equal(Number(suppressed?.outbox_id), id)
+    await report(dsn())
+    const rows = await feedback()
+    assert.equal(rows.length, 1, 'the same report twice counts once')
+    assert.equal(rows[0]?.kind, 'bounce')
+    assert.equal(rows[0]?.status, '5.1.1')
+    // The next email to that address is not sent.
+    const next = await h.send('ann@example.net')
+    assert.equal((await h.outbox.get(next))?.state, 'suppressed')
+  })
+
+  test('a delayed DSN (4.x.x) is noted: no suppression, the message stays sent', async () => {
+    const { h, id, report, suppression, feedback } = await setUp()
+    await report(dsn({ action: 'delayed', status: '4.2.2' }))
+    assert.equal((await h.outbox.get(id))?.state, 'sent')
+    assert.equal(await suppression(), undefined)
+    const [row] = await feedback()
+    assert.equal(row?.kind, 'delay')
+    assert.equal(row?.status, '4.2.2')
+  })
+
+  test('an ARF complaint to the bare bounce address, found by the returned Message-ID: suppressed as a complaint', async () => {
+    const { h, id, delivered, messageId, report, suppression, feedback } = await setUp()
+    const arf = [
+      'From: Feedback Loop <fbl@isp.example.net>',
+      'To: bounces@ragtime.test',
+      'Subject: Abuse report',
+      'Message-ID: <arf-1@isp.example.net>',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=feedback-report; boundary="arf"',
+      '',
+      '--arf',
+      'Content-Type: text/plain',
+      '',
+      'This is an email abuse report.',
+      '--arf',
+      'Content-Type: message/feedback-report',
+      '',
+      'Feedback-Type: abuse',
+      'User-Agent: ExampleFBL/1.0',
+      'Version: 1',
+      '',
+      '--arf',
+      'Content-Type: message/rfc822',
+      '',
+      delivered.raw,
+      '--arf--',
+      '',
+    ].join('\r\n')
+    await report(arf, BOUNCES)
+    assert.ok(messageId)
+    assert.equal((await h.outbox.get(id))?.state, 'sent', 'a complaint does not unsend it')
+    const suppressed = await suppression()
+    assert.equal(suppressed?.source, 'arf')
+    assert.match(suppressed?.reason ?? '', /complaint/)
+    assert.equal((await feedback())[0]?.kind, 'complaint')
+  })
+
+  test('a non-standard bounce that quotes the original headers, sent to the bare address, is found by its Message-ID', async () => {
+    const { h, id, messageId, report, suppression } = await setUp()
+    const bounce = [
+      'From: postmaster@legacy.example.net',
+      'To: bounces@ragtime.test',
+      'Subject: failure notice',
+      'Message-ID: <legacy-1@legacy.example.net>',
+      '',
+      'Hi. This is the qmail-send program at legacy.example.net.',
+      "I'm afraid I wasn't able to deliver your message to the following addresses.",
+      '',
+      '<ann@example.net>:',
+      '550 5.1.1 mailbox unavailable',
+      '',
+      '--- Below this line is a copy of the message.',
+      '',
+      'From: Ragtime <noreply@ragtime.test>',
+      `Message-ID: ${messageId}`,
+      'Subject: Hello',
+      '',
+    ].join('\r\n')
+    await report(bounce, BOUNCES)
+    assert.equal((await h.outbox.get(id))?.state, 'bounced')
+    assert.equal((await suppression())?.source, 'dsn')
+  })
+
+  test('forged, unrelated, huge and malformed mail is refused or ignored, never a crash', async () => {
+    const { h, id, delivered, report, suppression, feedback } = await setUp()
+    const forged = delivered.envelope.from.replace(/-([0-9a-f])/, (_, c: string) => `-${c === '0' ? '1' : '0'}`)
+    await assert.rejects(report(dsn(), forged), /550/, 'a VERP address with a wrong MAC is refused at RCPT TO')
+    await assert.rejects(report(dsn(), 'postmaster@ragtime.test'), /550/, 'not our bounce address')
+    // An out-of-office reply and garbage are accepted and dropped.
+    await report(['From: Ann <ann@example.net>', 'Subject: Out of office', '', 'Back Monday. 550 seats left!'].join('\r\n'))
+    await report('\u0000\u0001 not a message at all \r\n\r\n--')
+    await report(dsn({ id: 'dsn-2@mx', messageId: '<nobody@ragtime.test>' }), BOUNCES)
+    // Over 1 MB: refused.
+    await assert.rejects(report(dsn().replace('I could not deliver your message.', 'x'.repeat(1_100_000))), /552/)
+    assert.equal((await h.outbox.get(id))?.state, 'sent')
+    assert.equal(await suppression(), undefined)
+    assert.deepEqual(await feedback(), [])
+    // Still serving.
+    await report(dsn())
+    assert.equal((await h.outbox.get(id))?.state, 'bounced')
+  })
+})
