@@ -1,3 +1,4 @@
+import { bouncesCommand } from './commands/bounces.ts'
 import { mailCommand } from './commands/mail.ts'
 import { migrateCommand } from './commands/migrate.ts'
 import { serveCommand } from './commands/serve.ts'
@@ -8,6 +9,7 @@ const USAGE = `usage: ragtime <command>
 
   serve [--no-worker]   migrate, then deliver mail in this process
   worker [--metrics-port N]   deliver mail only (scale-out)
+  bounces [--port N]    receive bounces and complaints by SMTP (RAGTIME_BOUNCE_ADDRESS)
   migrate               apply database migrations
   mail status [--json]  counts by state, queue depth, oldest waiting, last hour
   mail list [--state S] [--json]
@@ -26,6 +28,9 @@ try {
       break
     case 'worker':
       await workerCommand(args)
+      break
+    case 'bounces':
+      await bouncesCommand(args)
       break
     case 'migrate':
       await migrateCommand()

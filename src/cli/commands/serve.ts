@@ -5,6 +5,7 @@ import { type DeliveryWorker, devInboxStore, startCaptureServer, startRetention,
 import { appDeps } from '../../web/deps.ts'
 import { buildServer, listen } from '../../web/server.ts'
 import { fail, onShutdownSignal, openContext } from '../context.ts'
+import { bounceReceiverFromConfig } from './bounces.ts'
 import { deliveryTarget } from './worker.ts'
 
 /**
@@ -31,6 +32,9 @@ export async function serveCommand(args: string[]): Promise<void> {
               : `the dev inbox could not start: ${err.message}`,
           ),
         )
+  // With RAGTIME_BOUNCE_SMTP_PORT, this process also receives bounces (`ragtime bounces` runs it alone).
+  const bounces =
+    config.bounceSmtpPort === undefined ? undefined : await bounceReceiverFromConfig(config, db, logger, config.bounceSmtpPort)
   const worker = smtp ? workerFromConfig(config, deps.outbox, logger, smtp) : undefined
   if (worker) running.worker = worker
   // Retention runs where delivery runs, so a fleet of --no-worker instances does not repeat it.
@@ -46,6 +50,7 @@ export async function serveCommand(args: string[]): Promise<void> {
     retention?.stop()
     await worker?.stop()
     await capture?.close()
+    await bounces?.close()
     await db.close()
   })
   worker?.start()
@@ -63,6 +68,7 @@ export async function serveCommand(args: string[]): Promise<void> {
               ? `delivered to ${smtp.host}:${smtp.port}${config.smtpFallback ? ` (fallback ${config.smtpFallback.host}:${config.smtpFallback.port})` : ''}`
               : 'delivered by separate workers (--no-worker)'
           }`,
+      bounces ? `  bounces:  SMTP on ${config.host}:${bounces.port} for ${config.bounceAddress}` : '',
       config.rateLimits ? '' : '  rate limits: OFF (RAGTIME_RATE_LIMITS=off)',
       config.production && !config.metricsToken ? '  metrics:  /metrics is off (set RAGTIME_METRICS_TOKEN to scrape it)' : '',
       '  stop:     Ctrl-C',
