@@ -21,6 +21,7 @@ export { classifyFailure, type Failure } from './failure.ts'
 export type { EnqueueOptions, Outbox, OutboxStatus } from './outbox.ts'
 export {
   type AuditEntry,
+  type FeedbackEntry,
   type MailAction,
   type MailOperations,
   type MailOverview,

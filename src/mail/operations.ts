@@ -12,6 +12,8 @@ import {
   listSuppressions,
   pruneFailureLog,
   expireOverdue,
+  type FeedbackEntry,
+  listFeedback,
   purgeExpiredBodies,
   purgeSentBodies,
   recordAudit,
@@ -19,8 +21,9 @@ import {
   type Suppression,
   unsuppress,
 } from './store/operations.ts'
+import { type FeedbackSummary, feedbackSummary } from './feedback.ts'
 
-export type { AuditEntry, Suppression } from './store/operations.ts'
+export type { AuditEntry, FeedbackEntry, Suppression } from './store/operations.ts'
 
 /** What an operator can do to the outbox; each is recorded in the audit log. */
 export type MailAction =
@@ -59,6 +62,9 @@ export interface MailOverview extends OutboxStatus {
   readonly failing: readonly OutboxRow[]
   readonly suppressions: readonly Suppression[]
   readonly suppressionCount: number
+  /** Bounces, delays and complaints reported after sending, and the complaint rate. */
+  readonly feedback: FeedbackSummary
+  readonly recentFeedback: readonly FeedbackEntry[]
   readonly audit: readonly AuditEntry[]
 }
 
@@ -133,6 +139,8 @@ export function mailOperations(db: Db, outbox: Outbox): MailOperations {
         failing: await store.failing(rows),
         suppressions: await listSuppressions(db.kysely, suppressions),
         suppressionCount: await countSuppressions(db.kysely),
+        feedback: await feedbackSummary(db, now),
+        recentFeedback: await listFeedback(db.kysely, rows),
         audit: await listAudit(db.kysely, audit),
       }
     },

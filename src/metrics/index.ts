@@ -4,7 +4,15 @@
  * instance reports the whole outbox.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
-import { type AttemptedEvent, type EnqueuedEvent, type FlowStatus, MAIL_STATES, type Outbox, type RelayStatus } from '../mail/index.ts'
+import {
+  type AttemptedEvent,
+  type EnqueuedEvent,
+  feedbackSummary,
+  type FlowStatus,
+  MAIL_STATES,
+  type Outbox,
+  type RelayStatus,
+} from '../mail/index.ts'
 
 export interface Metrics {
   readonly contentType: string
@@ -68,6 +76,16 @@ export function createMetrics(
   const messages = gauge('ragtime_mail_messages', 'Messages in the outbox by state.', ['state'])
   const queueDepth = gauge('ragtime_mail_queue_depth', 'Messages still to be delivered: queued, sending and retrying.')
   const oldestAge = gauge('ragtime_mail_oldest_queued_age_seconds', 'How long the oldest undelivered message has waited (0 when none).')
+  // Bounces and complaints come back later (DSN/ARF mail, provider webhooks), to any instance:
+  // counted from the database, like the outbox gauges.
+  const fromDatabase = (name: string, help: string) => new Counter({ name, help, registers: [registry] })
+  const bounces = fromDatabase('ragtime_mail_bounces_total', 'Permanent bounces reported after the relay accepted a message (DSN or a provider webhook).')
+  const complaints = fromDatabase('ragtime_mail_complaints_total', 'Spam complaints reported by recipients (ARF or a provider webhook).')
+  const delays = fromDatabase('ragtime_mail_delays_total', 'Delivery delays (4.x.x) reported after the relay accepted a message.')
+  const complaintRate = gauge(
+    'ragtime_mail_complaint_rate',
+    'Complaints over messages sent in the last 7 days (Gmail asks senders to stay below 0.003).',
+  )
 
   const byRelay = ['relay'] as const
   new Gauge({
@@ -136,12 +154,19 @@ export function createMetrics(
       for (const state of MAIL_STATES) messages.set({ state }, status.counts[state])
       queueDepth.set(status.counts.queued + status.counts.sending + status.counts.retrying)
       oldestAge.set((status.oldestWaitingMs ?? 0) / 1000)
+      const feedback = await feedbackSummary(outbox.db, outbox.clock.now())
+      for (const [counter, value] of [[bounces, feedback.bounces], [complaints, feedback.complaints], [delays, feedback.delays]] as const) {
+        counter.reset()
+        counter.inc(value)
+      }
+      complaintRate.set(feedback.complaintRate ?? 0)
       databaseUp.set(1)
     } catch {
       // Stale outbox numbers would mislead: leave them out, and say why.
       messages.reset()
       queueDepth.reset()
       oldestAge.reset()
+      for (const metric of [bounces, complaints, delays, complaintRate]) metric.reset()
       databaseUp.set(0)
     }
   }

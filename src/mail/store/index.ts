@@ -170,7 +170,7 @@ export function createOutboxStore(db: Db): OutboxStore {
       const rows = await k
         .selectFrom('mail_outbox')
         .selectAll()
-        .where('state', 'in', ['retrying', 'dead'])
+        .where('state', 'in', ['retrying', 'dead', 'bounced', 'expired'])
         .orderBy('updated_at', 'desc')
         .limit(limit)
         .execute()

@@ -36,6 +36,32 @@ export interface Suppression {
   readonly reason: string
   readonly outboxId: number | null
   readonly createdAt: Millis
+  /** smtp, dsn, arf, or a provider's webhook. */
+  readonly source: string
+}
+
+/** A bounce, delay or complaint that came back after the relay accepted the message. */
+export interface FeedbackEntry {
+  readonly outboxId: number
+  readonly kind: string
+  readonly source: string
+  readonly recipient: string
+  readonly status: string | null
+  readonly detail: string
+  readonly at: Millis
+}
+
+export async function listFeedback(db: OutboxDb, limit: number): Promise<FeedbackEntry[]> {
+  const rows = await db.selectFrom('mail_feedback').selectAll().orderBy('id', 'desc').limit(limit).execute()
+  return rows.map((r) => ({
+    outboxId: Number(r.outbox_id),
+    kind: r.kind,
+    source: r.source,
+    recipient: r.recipient,
+    status: r.status,
+    detail: r.detail,
+    at: Number(r.at),
+  }))
 }
 
 export async function listSuppressions(db: OutboxDb, limit: number): Promise<Suppression[]> {
@@ -45,6 +71,7 @@ export async function listSuppressions(db: OutboxDb, limit: number): Promise<Sup
     reason: r.reason,
     outboxId: r.outbox_id == null ? null : Number(r.outbox_id),
     createdAt: Number(r.created_at),
+    source: r.source,
   }))
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { User } from '../../accounts/index.ts'
 import { formatDuration } from '../../lib/duration.ts'
-import { MAIL_STATES, type MailAction, NOTHING_CHANGED } from '../../mail/index.ts'
+import { COMPLAINT_RATE_WARNING, MAIL_STATES, type MailAction, NOTHING_CHANGED } from '../../mail/index.ts'
 import { activityChart } from '../views/activity-chart.ts'
 import { fields, requireUser, seeOther } from './helpers.ts'
 
@@ -39,7 +39,16 @@ export const adminMailRoutes: FastifyPluginAsync = async (app) => {
     const done = typeof query.done === 'string' && Object.hasOwn(ACTIONS, query.done) ? ACTIONS[query.done as MailAction['action']].done : undefined
     const notice = done && `${Number(query.n) || 0} ${Number(query.n) === 1 ? 'item' : 'items'} ${done}.`
     const chart = activityChart(overview.lastHour)
-    return reply.page('admin-mail', { title: 'Outbox', overview, states: MAIL_STATES, chart, notice, formatDuration, relays: relayList })
+    return reply.page('admin-mail', {
+      title: 'Outbox',
+      overview,
+      states: MAIL_STATES,
+      chart,
+      notice,
+      formatDuration,
+      relays: relayList,
+      complaintRateWarning: COMPLAINT_RATE_WARNING,
+    })
   })
 
   async function act(request: FastifyRequest, reply: FastifyReply, action: MailAction | string) {
