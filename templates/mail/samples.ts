@@ -7,7 +7,8 @@ import type {} from '../../src/accounts/mailers.ts'
 import type { Email, TemplateName } from '../../src/mail/index.ts'
 
 const BASE = 'http://localhost:3000'
-const TOKEN = 'sample-token-sample-token-sample-token-0000'
+// Shaped like a real one (43 characters of base64url, 256 bits): nowhere to break a line.
+const TOKEN = 'SampleTokenSampleTokenSampleTokenSample0000'
 
 export const MAIL_SAMPLES: { readonly [T in TemplateName]: Email<T> } = {
   'system/test': {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, test } from 'node:test'
 import { createRenderer, MAIL_TEMPLATES_DIR } from '../../src/mail/index.ts'
@@ -42,6 +42,69 @@ describe('every email template renders from its sample data', () => {
           assert.ok(mail.html.includes(`href="${value}"`), `HTML part links ${value}`)
         }
       }
+    })
+  }
+})
+
+/** Every URL in a text part, exactly as a reader's mail client would cut it: up to whitespace. */
+function textUrls(text: string): string[] {
+  return [...text.matchAll(/https?:\/\/\S+/g)].map((m) => m[0])
+}
+
+/** Every href of the HTML part that is an absolute URL, with the HTML escapes undone. */
+function htmlLinks(html: string): string[] {
+  const unescape = (s: string) =>
+    s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')
+  return [...html.matchAll(/\bhref="([^"]*)"/g)].map((m) => unescape(m[1] ?? '')).filter((href) => /^https?:\/\//.test(href))
+}
+
+describe('the text part carries the same links as the HTML part, each one whole', () => {
+  for (const [name, sample] of Object.entries(MAIL_SAMPLES)) {
+    test(name, async () => {
+      const mail = await renderer.render(sample, new Date('2026-11-28T12:00:00Z'))
+      const inText = textUrls(mail.text)
+      const inHtml = htmlLinks(mail.html)
+      for (const url of inText) assert.ok(inHtml.includes(url), `the text part's ${JSON.stringify(url)} is a link of the HTML part (${inHtml.join(', ')})`)
+      for (const url of inHtml) assert.ok(inText.includes(url), `the HTML part's link ${url} is in the text part (${inText.join(', ')})`)
+      for (const value of Object.values(sample.context)) {
+        if (typeof value === 'string' && /^https?:\/\//.test(value)) assert.ok(inText.includes(value), `the text part has ${value} on its own`)
+      }
+    })
+
+    test(`${name}: every line of the .txt template is a line of the text part`, async () => {
+      // A tag that eats the newline after it joins two lines ("…/auth/loginForgot your password?").
+      const source = readFileSync(path.join(MAIL_TEMPLATES_DIR, `${name}.txt`), 'utf8')
+      const lines = source.split('\n').filter((line) => !/^<%\s*layout\(/.test(line))
+      while (lines.length > 0 && lines.at(-1) === '') lines.pop()
+      while (lines.length > 0 && lines[0] === '') lines.shift()
+      const mail = await renderer.render(sample, new Date('2026-11-28T12:00:00Z'))
+      const [body, signature] = mail.text.split(/\n\n--\n/)
+      assert.equal(signature, 'Ragtime\n', 'the signature follows one blank line')
+      assert.equal(body?.split('\n').length, lines.length, `line count of:\n${mail.text}`)
+    })
+  }
+})
+
+describe('the HTML part is built for mail clients', () => {
+  const preheaders = new Map<string, string>()
+  for (const [name, sample] of Object.entries(MAIL_SAMPLES)) {
+    test(name, async () => {
+      const { html } = await renderer.render(sample, new Date('2026-11-28T12:00:00Z'))
+      const preheader = /<div class="preheader" style="([^"]*)">([^<&]*)/.exec(html)
+      assert.ok(preheader, 'a preheader, first in the body')
+      for (const hidden of ['display: none', 'max-height: 0', 'opacity: 0', 'mso-hide: all']) assert.ok(preheader[1]?.includes(hidden), `preheader hidden with ${hidden}`)
+      const summary = (preheader[2] ?? '').trim()
+      assert.ok(summary.length > 10, 'the preheader has a summary')
+      assert.equal(preheaders.get(summary), undefined, `"${summary}" is its own`)
+      preheaders.set(summary, name)
+      assert.match(html, /<meta name="color-scheme" content="light dark">/)
+      assert.match(html, /<meta name="supported-color-schemes" content="light dark">/)
+      assert.match(html, /<style>[^]*@media \(prefers-color-scheme: dark\)[^]*<\/style>/, 'the dark palette survives inlining')
+      const tables = html.match(/<table\b[^>]*>/g) ?? []
+      assert.ok(tables.length >= 2, 'laid out with tables')
+      for (const table of tables) assert.match(table, /role="presentation"/)
+      assert.equal(html.match(/<div\b/g)?.length, 1, 'no <div> but the preheader')
+      assert.match(html, /<table role="presentation" class="card" width="100%"[^>]*style="[^"]*max-width: 600px/)
     })
   }
 })

@@ -53,8 +53,8 @@ export interface Renderer {
 export function createRenderer(options: RendererOptions): Renderer {
   const sender = parseSender(options.sender)
   const senderDomain = sender.address.slice(sender.address.lastIndexOf('@') + 1)
-  const html = new Eta({ views: options.templatesDir, autoEscape: true, cache: true })
-  const text = new Eta({ views: options.templatesDir, autoEscape: false, cache: true })
+  const html = new Eta({ views: options.templatesDir, autoEscape: true, autoTrim: false, cache: true })
+  const text = new Eta({ views: options.templatesDir, autoEscape: false, autoTrim: false, cache: true })
   const signer = options.dkim
     ? new DKIM({ domainName: options.dkim.domain, keySelector: options.dkim.selector, privateKey: options.dkim.privateKey })
     : undefined
