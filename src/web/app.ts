@@ -16,6 +16,7 @@ import { loginRoutes } from './routes/login.ts'
 import { registerRoutes } from './routes/register.ts'
 import { resetRoutes } from './routes/reset.ts'
 import { siteRoutes } from './routes/site.ts'
+import { webhookRoutes } from './routes/webhooks.ts'
 import type { AppDeps } from './types.ts'
 
 export type { AppDeps } from './types.ts'
@@ -38,7 +39,7 @@ export const ragtimeApp = fp<AppDeps>(
     await app.register(csrf)
     await app.register(rateLimits)
     await app.register(knownDevices)
-    for (const routes of [siteRoutes, registerRoutes, confirmRoutes, loginRoutes, resetRoutes, changeEmailRoutes, adminMailRoutes]) {
+    for (const routes of [siteRoutes, registerRoutes, confirmRoutes, loginRoutes, resetRoutes, changeEmailRoutes, adminMailRoutes, webhookRoutes]) {
       await app.register(routes)
     }
     // The dev inbox shows what the dev SMTP server caught: only in development with no
