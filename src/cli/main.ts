@@ -17,7 +17,8 @@ const USAGE = `usage: ragtime <command>
   mail cancel <id>
   mail unsuppress <address>
   mail purge [--older-than 30d]   drop the stored message of old sent mail
-  mail send-test <address>`
+  mail send-test <address>
+  mail doctor [--json]  check SPF, DKIM, DMARC, the relay's TLS and bounce MX`
 
 const [command, ...args] = process.argv.slice(2)
 

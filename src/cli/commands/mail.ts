@@ -6,6 +6,7 @@ import { formatDuration } from '../../lib/duration.ts'
 import { normalizeAddress } from '../../lib/email-address.ts'
 import { isMailState, MAIL_STATES, mailOperations, NOTHING_CHANGED, type OutboxRow, outboxFromConfig } from '../../mail/index.ts'
 import { fail, openContext } from '../context.ts'
+import { mailDoctorCommand } from './mail-doctor.ts'
 
 const USAGE = `usage: ragtime mail status [--json]
        ragtime mail list [--state S] [--limit N] [--json]
@@ -13,7 +14,8 @@ const USAGE = `usage: ragtime mail status [--json]
        ragtime mail cancel <id>
        ragtime mail unsuppress <address>
        ragtime mail purge [--older-than 30d]
-       ragtime mail send-test <address>`
+       ragtime mail send-test <address>
+       ragtime mail doctor [--json]`
 
 /** Who the audit log names for actions taken here. */
 const CLI_ACTOR = `cli:${safeUser()}@${hostname()}`
@@ -21,6 +23,7 @@ const CLI_ACTOR = `cli:${safeUser()}@${hostname()}`
 /** `ragtime mail …`: look at the outbox and act on it; works without an SMTP server. */
 export async function mailCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args
+  if (sub === 'doctor') return mailDoctorCommand(rest)
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
