@@ -26,7 +26,7 @@ import {
  * `event-data.event`: `failed` with `severity: permanent` is a bounce, `temporary` a delay;
  * `complained` a complaint; anything else is ignored. Our Message-ID is
  * `event-data.message.headers.message-id` (without angle brackets); the event's id is
- * `event-data.id`.
+ * `event-data.id` with `event-data.timestamp` (the id alone is unique within a day only).
  */
 export function mailgun(signingKey: string): WebhookProvider {
   const sign = (text: string) => createHmac('sha256', signingKey).update(text).digest('hex')
@@ -52,8 +52,10 @@ export function mailgun(signingKey: string): WebhookProvider {
 
       const data = body['event-data']
       if (!isObject(data)) return malformed('The body has no event-data object.')
-      const eventId = str(data.id)
-      if (!eventId) return malformed('The event has no id.')
+      const id = str(data.id)
+      if (!id) return malformed('The event has no id.')
+      // Mailgun's event ids are unique within a day only: with the event's own time, for ever.
+      const eventId = typeof data.timestamp === 'number' ? `${id}@${data.timestamp}` : id
       const nonce = `mailgun:${token}`
       const kind = kindOf(data)
       if (!kind) return { outcome: 'ignored', reason: `event ${String(data.event)}`, nonce }

@@ -111,7 +111,7 @@ export function ses(trust: SnsTrust): WebhookProvider {
       const algorithm = message.SignatureVersion === '1' ? 'RSA-SHA1' : message.SignatureVersion === '2' ? 'RSA-SHA256' : undefined
       const signature = str(message.Signature)
       if (!algorithm || !signature) return unverified('The message has no SignatureVersion 1 or 2 signature.')
-      const verified = trust.certificates.some((cert) => createVerify(algorithm).update(canonical, 'utf8').verify(cert.publicKey, signature, 'base64'))
+      const verified = trust.certificates.some((cert) => verifies(algorithm, canonical, cert, signature))
       if (!verified) {
         // AWS rotates its signing certificate now and then: the operator needs to know which one this is.
         const certUrl = str(message.SigningCertURL)?.slice(0, 300)
@@ -124,12 +124,21 @@ export function ses(trust: SnsTrust): WebhookProvider {
         return { outcome: 'rejected', status: 401, code: 'stale_webhook', message: 'The SNS message is older than SNS retries (or dated in the future).' }
       }
       if (message.Type !== 'Notification') {
-        return { outcome: 'subscription', type: message.Type as 'SubscriptionConfirmation', topicArn, subscribeUrl: message.SubscribeURL as string }
+        return { outcome: 'subscription', type: message.Type as 'SubscriptionConfirmation' | 'UnsubscribeConfirmation', topicArn, subscribeUrl: message.SubscribeURL as string }
       }
       const event = parseObject(message.Message as string)
       if (!event) return { outcome: 'ignored', reason: 'a notification that is not an SES event' }
       return sesEvent(event, message.MessageId as string, input.now)
     },
+  }
+}
+
+function verifies(algorithm: string, canonical: string, cert: X509Certificate, signature: string): boolean {
+  try {
+    return createVerify(algorithm).update(canonical, 'utf8').verify(cert.publicKey, signature, 'base64')
+  } catch {
+    // A key of another type than the signature's: not verified, not a 500.
+    return false
   }
 }
 
