@@ -99,7 +99,8 @@ function certificateOf(socket: TLSSocket): NonNullable<RelayProbe['certificate']
 
 function upgrade(socket: Socket, host: string): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const secure = tlsConnect({ socket, servername: isIP(host) ? undefined : host, rejectUnauthorized: false }, () => resolve(secure))
+    // `host` is the name the certificate is checked against (an IP literal too); SNI only for names.
+    const secure = tlsConnect({ socket, host, servername: isIP(host) ? undefined : host, rejectUnauthorized: false }, () => resolve(secure))
     secure.once('error', reject)
     secure.on('error', () => {})
   })

@@ -255,7 +255,7 @@ async function relayCoverage(
   return {
     status: 'warn',
     words:
-      `The relay ${relay.host}'s own address does not pass (${said}). That is the address Ragtime connects to; ` +
+      `The relay ${relay.host}'s own address is not shown to pass (${said}). That is the address Ragtime connects to; ` +
       'a relay often sends from other addresses (a provider publishes them for an include:), so check the relay\'s documentation. ' +
       'If the relay is your own server, add it (ip4:/ip6:/a:).',
     details,
