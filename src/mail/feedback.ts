@@ -1,5 +1,6 @@
 import { sql, type Transaction } from 'kysely'
 import { type Database, type Db, type Millis, transaction } from '../db/index.ts'
+import { addressKey } from '../lib/email-address.ts'
 
 /**
  * What comes back after a relay accepted a message: a bounce (a permanent failure, RFC 3464 DSN
@@ -85,7 +86,7 @@ export async function recordFeedback(db: Db, report: FeedbackReport, now: Millis
 async function suppress(trx: Transaction<Database>, address: string, reason: string, outboxId: number, source: string, now: Millis) {
   await trx
     .insertInto('mail_suppression')
-    .values({ address, reason, outbox_id: outboxId, created_at: now, source })
+    .values({ address: addressKey(address), reason, outbox_id: outboxId, created_at: now, source })
     .onConflict((oc) => oc.column('address').doNothing())
     .execute()
 }

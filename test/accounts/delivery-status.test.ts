@@ -21,8 +21,11 @@ test('each state in plain words; the correction is offered only when the address
     [row('sent', null, { sentAt: NOW }), /^Sent at 12:00 UTC\.$/, false],
     [row('retrying', 'ETIMEDOUT', { runAt: NOW + 5 * 60_000 }), /try again in about 5 minutes/, false],
     [row('suppressed'), /an earlier email to this address bounced/, true],
-    [row('dead', 'EENVELOPE 550: 550 5.1.1 user unknown'), /could not deliver/, true],
+    [row('dead', 'EENVELOPE 550: 550 5.1.1 user unknown'), /could not be delivered: no such mailbox/, true],
     [row('cancelled'), /could not deliver/, true],
+    [row('bounced', 'bounced (dsn) 5.1.1: 550 5.1.1 user unknown'), /^Your confirmation email could not be delivered: no such mailbox\.$/, true],
+    [row('bounced', 'bounced (mailgun) 5.2.2: mailbox full'), /could not be delivered: mailbox full/, true],
+    [row('expired'), /not sent in time, and its link has expired/, false],
   ]
   for (const [mail, headline, canCorrect] of cases) {
     const status = describeDelivery(mail, NOW)

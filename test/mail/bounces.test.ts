@@ -190,3 +190,17 @@ describe('bounces by mail: VERP envelope senders and a bounce receiver', () => {
     assert.equal((await h.outbox.get(id))?.state, 'bounced')
   })
 })
+
+describe('the suppression a report makes', () => {
+  test('is keyed like every other: an address with capitals is suppressed for every spelling', async () => {
+    const h = await harness()
+    const id = await h.send('Ann.Mixed@Example.NET')
+    h.worker.start()
+    const row = await h.outbox.waitFor(id, 'sent')
+    const { recordFeedback } = await import('../../src/mail/index.ts')
+    await recordFeedback(h.db, { kind: 'bounce', source: 'dsn', eventId: 'x', messageId: row.messageId, status: '5.1.1', detail: 'no such user' }, Date.now())
+    for (const spelling of ['Ann.Mixed@example.net', 'ann.mixed@EXAMPLE.net']) {
+      assert.equal((await h.outbox.get(await h.send(spelling)))?.state, 'suppressed', spelling)
+    }
+  })
+})

@@ -19,7 +19,7 @@ describe('enqueue is part of the caller’s transaction', () => {
       }),
       /the sign-up failed/,
     )
-    assert.deepEqual(await h.worker.runOnce(), { claimed: 0, sent: 0, retrying: 0, dead: 0 })
+    assert.deepEqual(await h.worker.runOnce(), { claimed: 0, sent: 0, retrying: 0, dead: 0, expired: 0 })
     assert.equal((await h.outbox.list()).length, 0)
     assert.equal(h.sink.offered(), 0)
   })
@@ -28,14 +28,14 @@ describe('enqueue is part of the caller’s transaction', () => {
     const h = await harness()
     const id = await h.send('ann@example.test')
     assert.equal((await h.outbox.get(id))?.state, 'queued')
-    assert.deepEqual(await h.worker.runOnce(), { claimed: 1, sent: 1, retrying: 0, dead: 0 })
+    assert.deepEqual(await h.worker.runOnce(), { claimed: 1, sent: 1, retrying: 0, dead: 0, expired: 0 })
     const row = await h.outbox.get(id)
     assert.equal(row?.state, 'sent')
     assert.equal(row?.attempts, 1)
     assert.match(row?.lastResponse ?? '', /^250 .*queued as 1/)
     assert.equal(h.sink.received.length, 1)
     assert.deepEqual(h.sink.received[0]?.envelope, { from: 'noreply@ragtime.test', to: ['ann@example.test'] })
-    assert.deepEqual(await h.worker.runOnce(), { claimed: 0, sent: 0, retrying: 0, dead: 0 })
+    assert.deepEqual(await h.worker.runOnce(), { claimed: 0, sent: 0, retrying: 0, dead: 0, expired: 0 })
   })
 
   test('a live dedupe key returns the first message instead of adding another', async () => {

@@ -100,7 +100,7 @@ describe('failures: retry, dead letters, suppression, take-over', () => {
     })
     const id = await h.send('gone@example.test')
     const other = await h.send('ann@example.test')
-    assert.deepEqual(await h.worker.runOnce(), { claimed: 2, sent: 1, retrying: 0, dead: 1 })
+    assert.deepEqual(await h.worker.runOnce(), { claimed: 2, sent: 1, retrying: 0, dead: 1, expired: 0 })
     const row = await h.outbox.get(id)
     assert.equal(row?.state, 'dead')
     assert.match(row?.lastError ?? '', /^EENVELOPE 550: 550 5\.1\.1 /)
