@@ -5,6 +5,7 @@ import { type DeliveryWorker, devInboxStore, startCaptureServer, startRetention,
 import { appDeps } from '../../web/deps.ts'
 import { buildServer, listen } from '../../web/server.ts'
 import { fail, onShutdownSignal, openContext } from '../context.ts'
+import { warnAboutSender } from '../sender-warning.ts'
 import { bounceReceiverFromConfig } from './bounces.ts'
 import { deliveryTarget } from './worker.ts'
 
@@ -17,6 +18,7 @@ export async function serveCommand(args: string[]): Promise<void> {
   const context = await openContext({ migrate: true })
   const { logger, db } = context
   const config = withSecretKey(context.config)
+  warnAboutSender(config, logger)
   // The dashboard and /metrics show this process's worker's relays (the worker is made below).
   const running: { worker?: DeliveryWorker } = {}
   const deps = appDeps(config, db, systemClock, () => running.worker?.relays() ?? [], () => running.worker?.flowStatus())

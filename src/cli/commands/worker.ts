@@ -6,6 +6,7 @@ import { mailOperations, outboxFromConfig, startRetention, workerFromConfig } fr
 import { METRICS_CHALLENGE, metricsAccess } from '../../web/metrics-access.ts'
 import { limitedHttpServer } from '../../web/server.ts'
 import { type CommandContext, fail, onShutdownSignal, openContext } from '../context.ts'
+import { warnAboutSender } from '../sender-warning.ts'
 
 /** The SMTP server to deliver to: MAIL_SERVER, or in development the dev inbox's port. */
 export function deliveryTarget({ config }: Pick<CommandContext, 'config'>): SmtpConfig {
@@ -26,6 +27,7 @@ export async function workerCommand(args: string[]): Promise<void> {
   const context = await openContext({ migrate: true })
   const { config, logger, db } = context
   const target = deliveryTarget(context)
+  warnAboutSender(config, logger)
   const outbox = outboxFromConfig(config, db)
   const worker = workerFromConfig(config, outbox, logger, target)
   const retention = startRetention(mailOperations(db, outbox), config.delivery.retentionMs, logger)
