@@ -15,6 +15,7 @@ import {
   type TrustedProxies,
   trustedProxies,
   hostname,
+  dnsServers,
 } from './parsers.ts'
 
 export type { DatabaseLocation, TrustedProxies } from './parsers.ts'
@@ -109,6 +110,8 @@ export interface Config {
   /** The bounce receiver's SMTP port (`serve` listens when set; `ragtime bounces` defaults to 2525). */
   readonly bounceSmtpPort: number | undefined
   readonly webhookSecrets: WebhookSecrets
+  /** RAGTIME_DNS_SERVERS: where `ragtime mail doctor` asks (empty: the system's servers). */
+  readonly dnsServers: readonly string[]
   readonly delivery: DeliveryConfig
   readonly rateLimits: boolean
   /** log2 of scrypt's N for new password hashes; lower only for load tests. */
@@ -177,6 +180,7 @@ function schema(cwd: string) {
     RAGTIME_WEBHOOK_RESEND_SECRET: line.optional(),
     RAGTIME_WEBHOOK_MAILGUN_SECRET: line.optional(),
     RAGTIME_WEBHOOK_SES_SECRET: z.string().optional(),
+    RAGTIME_DNS_SERVERS: dnsServers.default([]),
     RAGTIME_MAIL_CONCURRENCY: integer(1, 100).default(5),
     RAGTIME_MAIL_MAX_CONNECTIONS: integer(1, 1000).default(50),
     RAGTIME_MAIL_RATE: rate.optional(),
@@ -321,6 +325,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       mailgun: e.RAGTIME_WEBHOOK_MAILGUN_SECRET,
       ses: e.RAGTIME_WEBHOOK_SES_SECRET,
     },
+    dnsServers: e.RAGTIME_DNS_SERVERS,
     delivery: {
       // The starting point never exceeds the ceiling.
       concurrency: Math.min(e.RAGTIME_MAIL_CONCURRENCY, e.RAGTIME_MAIL_MAX_CONNECTIONS),

@@ -1,3 +1,4 @@
+import { Resolver } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import path from 'node:path'
 import { domainToASCII } from 'node:url'
@@ -163,4 +164,17 @@ export const hostname = z.string().trim().transform((value, ctx) => {
     return z.NEVER
   }
   return ascii
+})
+
+/** DNS servers: IP addresses with optional ports (`1.1.1.1,127.0.0.1:5353,[::1]:53`), comma- or space-separated. */
+export const dnsServers = z.string().transform((value, ctx) => {
+  const servers = value.split(/[\s,]+/).filter(Boolean)
+  try {
+    // Node's own parser of the form: the one the resolver will use.
+    new Resolver().setServers(servers)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `must be IP addresses with optional ports, such as "1.1.1.1,[2606:4700::1111]:53" (${(err as Error).message})` })
+    return z.NEVER
+  }
+  return servers
 })

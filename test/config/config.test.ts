@@ -186,6 +186,21 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ RAGTIME_METRICS_TOKEN: `${token} x` }), /RAGTIME_METRICS_TOKEN: must be printable ASCII/)
   })
 
+  test('the mail path: bounce address, webhook secrets, DNS servers; each bad value named', () => {
+    const config = loadConfig({ RAGTIME_BOUNCE_ADDRESS: 'Bounces@Mail.Example.com', RAGTIME_BOUNCE_SMTP_PORT: '2525', RAGTIME_WEBHOOK_MAILGUN_SECRET: 'key-1' })
+    assert.equal(config.bounceAddress, 'Bounces@mail.example.com')
+    assert.equal(config.bounceSmtpPort, 2525)
+    assert.equal(config.webhookSecrets.mailgun, 'key-1')
+    assert.equal(config.webhookSecrets.postmark, undefined)
+    assert.deepEqual(loadConfig({}).dnsServers, [])
+    assert.deepEqual(loadConfig({ RAGTIME_DNS_SERVERS: '1.1.1.1, 127.0.0.1:5353 [::1]:53' }).dnsServers, ['1.1.1.1', '127.0.0.1:5353', '[::1]:53'])
+    assert.throws(() => loadConfig({ RAGTIME_DNS_SERVERS: 'dns.google' }), /RAGTIME_DNS_SERVERS: must be IP addresses/)
+    assert.throws(() => loadConfig({ RAGTIME_BOUNCE_ADDRESS: 'bounces+x@example.com' }), /RAGTIME_BOUNCE_ADDRESS: must not contain "\+"/)
+    assert.throws(() => loadConfig({ RAGTIME_BOUNCE_SMTP_PORT: '2525' }), /RAGTIME_BOUNCE_SMTP_PORT: receives bounces for RAGTIME_BOUNCE_ADDRESS/)
+    assert.throws(() => loadConfig({ RAGTIME_DKIM_DOMAIN: 'example.com' }), /RAGTIME_DKIM_DOMAIN: is only used with/)
+    assert.throws(() => loadConfig({ RAGTIME_DKIM_SELECTOR: 'a b', RAGTIME_DKIM_PRIVATE_KEY: 'x' }), /RAGTIME_DKIM_SELECTOR: must be a DNS label/)
+  })
+
   test('the result is frozen, all the way down', () => {
     const config = loadConfig({})
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.delivery) && Object.isFrozen(config.database))

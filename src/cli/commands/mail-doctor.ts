@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { type Config, ConfigError, loadConfig } from '../../config/index.ts'
 import { parseMailbox } from '../../lib/email-address.ts'
-import { type DoctorDns, doctorDns, formatReport, mailDoctor } from '../../mail/doctor/index.ts'
+import { doctorDns, formatReport, mailDoctor } from '../../mail/doctor/index.ts'
 import { fail } from '../context.ts'
 
 const USAGE = `usage: ragtime mail doctor [--json]
@@ -23,23 +23,6 @@ servers instead of the system's, to see the public view from behind split DNS.
 
 Exit status: 0 when no check failed or was unknown (warnings allowed), 1 otherwise, 2 on a usage error.`
 
-/**
- * RAGTIME_DNS_SERVERS, comma- or space-separated IP addresses with optional ports. Read here, not
- * in src/config, because only this command uses it.
- */
-function dnsFromEnvironment(): DoctorDns {
-  // eslint-disable-next-line no-restricted-properties -- a setting of this command alone (see above)
-  const value = process.env.RAGTIME_DNS_SERVERS ?? ''
-  const servers = value.split(/[\s,]+/).filter(Boolean)
-  try {
-    return doctorDns(servers)
-  } catch (err) {
-    return fail(
-      `Invalid configuration:\n  - RAGTIME_DNS_SERVERS: must be IP addresses with optional ports, such as "1.1.1.1,[2606:4700::1111]:53" (${(err as Error).message})`,
-    )
-  }
-}
-
 /** `ragtime mail doctor [--json]`: needs no database. */
 export async function mailDoctorCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
@@ -54,7 +37,7 @@ export async function mailDoctorCommand(args: string[]): Promise<void> {
     if (err instanceof ConfigError) fail(err.message)
     throw err
   }
-  const dns = dnsFromEnvironment()
+  const dns = doctorDns(config.dnsServers)
   const report = await mailDoctor(config, { dns })
   if (values.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`)
