@@ -1,4 +1,4 @@
-import type { OutboxRow } from '../mail/index.ts'
+import { ENHANCED_STATUS as ENHANCED, type OutboxRow } from '../mail/index.ts'
 
 /**
  * Where a user's confirmation email is, in words for the person waiting for it: always ours.
@@ -17,8 +17,6 @@ export interface DeliveryStatus {
 /** A stored error that is an SMTP server's 5xx reply: `EENVELOPE 550: 550 5.1.1 …` (see classifyFailure). */
 const PERMANENT_REPLY = /^(?:[A-Z]+ )?5\d\d: /
 
-// RFC 3463 enhanced status codes (class.subject.detail), the clearest part of a bounce.
-const ENHANCED = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/
 
 /** In a few words, what a permanent failure means for the address. */
 function bounceReason(error: string): string {
@@ -28,7 +26,6 @@ function bounceReason(error: string): string {
   if (code === '1.2' || code === '1.10') return 'no such domain'
   if (code === '2.1') return 'mailbox disabled'
   if (code === '2.2') return 'mailbox full'
-  if (subject === '7') return 'refused by the receiving server'
   return 'refused by the receiving server'
 }
 

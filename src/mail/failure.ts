@@ -1,3 +1,5 @@
+import { ENHANCED_STATUS } from './smtp-status.ts'
+
 /** What one failed attempt means for the message. */
 export interface Failure {
   /** transient: try again later; permanent: `dead` now. */
@@ -16,7 +18,6 @@ interface SmtpErrorShape {
   message?: unknown
 }
 
-const ENHANCED_STATUS = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/
 
 /**
  * The server's answer to this message (MAIL FROM, RCPT TO or DATA), as opposed to one about the

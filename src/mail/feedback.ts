@@ -1,6 +1,7 @@
 import { sql, type Transaction } from 'kysely'
 import { type Database, type Db, type Millis, transaction } from '../db/index.ts'
 import { addressKey } from '../lib/email-address.ts'
+import { statusSuppresses } from './smtp-status.ts'
 
 /**
  * What comes back after a relay accepted a message: a bounce (a permanent failure, RFC 3464 DSN
@@ -20,6 +21,11 @@ export interface FeedbackReport {
   readonly messageId?: string | undefined
   /** RFC 3463 status (`5.1.1`) when the report has one. */
   readonly status?: string | undefined
+  /**
+   * The address the report is about, when it says (a DSN's Final-Recipient). A report about
+   * another address than the message's recipient (a forwarder's target) is ignored.
+   */
+  readonly recipient?: string | undefined
   /** The remote server's or provider's words: for the dashboard, never shown to users. */
   readonly detail: string
 }
@@ -37,8 +43,9 @@ const MAX_DETAIL = 500
 
 /**
  * Records `report` in one transaction: the feedback row, and for a bounce the message's state
- * (`bounced`) and the suppression of its recipient; for a complaint the suppression. Only the
- * message's own recipient is ever suppressed: a report cannot name another address.
+ * (`bounced`) and, when the status is about the address (5.1.x, 5.2.1, or none given), the
+ * suppression of its recipient; for a complaint the suppression. Only the message's own
+ * recipient is ever suppressed: a report cannot name another address.
  */
 export async function recordFeedback(db: Db, report: FeedbackReport, now: Millis): Promise<FeedbackResult> {
   return transaction(db.kysely, async (trx) => {
@@ -49,6 +56,8 @@ export async function recordFeedback(db: Db, report: FeedbackReport, now: Millis
     const message = await query.orderBy('id', 'desc').executeTakeFirst()
     if (!message) return { outcome: 'unknown' as const }
     const outboxId = Number(message.id)
+    // About another address (where a forwarder sent it on): not about our recipient.
+    if (report.recipient !== undefined && addressKey(report.recipient) !== addressKey(message.recipient)) return { outcome: 'unknown' as const }
     const detail = oneLine(report.detail)
     const inserted = await trx
       .insertInto('mail_feedback')
@@ -75,7 +84,8 @@ export async function recordFeedback(db: Db, report: FeedbackReport, now: Millis
         .where('id', '=', outboxId)
         .where('state', 'in', BOUNCEABLE)
         .execute()
-      await suppress(trx, message.recipient, reason, outboxId, report.source, now)
+      // Only a failure about the address itself (no such mailbox) stops mail to it.
+      if (statusSuppresses(report.status)) await suppress(trx, message.recipient, reason, outboxId, report.source, now)
     } else if (report.kind === 'complaint') {
       await suppress(trx, message.recipient, `complaint (${report.source}): marked as spam`, outboxId, report.source, now)
     }

@@ -31,6 +31,7 @@ export {
   type Suppression,
 } from './operations.ts'
 export { startRetention } from './retention.ts'
+export { ENHANCED_STATUS, enhancedStatus, statusSuppresses } from './smtp-status.ts'
 export {
   COMPLAINT_RATE_WARNING,
   type FeedbackReport,

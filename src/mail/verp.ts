@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import { escapeRegExp as escape } from '../lib/regexp.ts'
 
 /**
  * VERP (variable envelope return path): each message's envelope sender is
@@ -32,8 +33,4 @@ export function verp(bounceAddress: string, secretKey: string): Verp {
       return actual.length === expected.length && timingSafeEqual(actual, expected) ? Number(id) : null
     },
   }
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import nodemailer from 'nodemailer'
-import { startBounceReceiver, systemClock, verpFromConfig } from '../../src/mail/index.ts'
+import { readReport, startBounceReceiver, systemClock, verpFromConfig } from '../../src/mail/index.ts'
 import { silentLogger } from '../helpers/env.ts'
 import { harness } from '../helpers/outbox.ts'
 
@@ -34,7 +34,7 @@ async function setUp() {
   return { h, id, verp, delivered, messageId, report, suppression, feedback }
 }
 
-function dsn({ id = 'dsn-1@mx.example.net', action = 'failed', status = '5.1.1', messageId = '<unknown@ragtime.test>' } = {}) {
+function dsn({ id = 'dsn-1@mx.example.net', action = 'failed', status = '5.1.1', messageId = '<unknown@ragtime.test>', finalRecipient = 'ann@example.net' } = {}) {
   return [
     'From: Mail Delivery System <MAILER-DAEMON@mx.example.net>',
     'To: bounces@ragtime.test',
@@ -52,7 +52,7 @@ function dsn({ id = 'dsn-1@mx.example.net', action = 'failed', status = '5.1.1',
     '',
     'Reporting-MTA: dns; mx.example.net',
     '',
-    'Final-Recipient: rfc822; ann@example.net',
+    `Final-Recipient: rfc822; ${finalRecipient}`,
     `Action: ${action}`,
     `Status: ${status}`,
     `Diagnostic-Code: smtp; 550 ${status} <ann@example.net>: Recipient address rejected: User unknown`,
@@ -201,6 +201,51 @@ describe('the suppression a report makes', () => {
     await recordFeedback(h.db, { kind: 'bounce', source: 'dsn', eventId: 'x', messageId: row.messageId, status: '5.1.1', detail: 'no such user' }, Date.now())
     for (const spelling of ['Ann.Mixed@example.net', 'ann.mixed@EXAMPLE.net']) {
       assert.equal((await h.outbox.get(await h.send(spelling)))?.state, 'suppressed', spelling)
+    }
+  })
+})
+
+describe('what a report changes, and what it does not', () => {
+  test('a permanent failure that is not about the address (5.7.1 policy, 4.4.7 gave up) bounces the message but suppresses nothing', async () => {
+    for (const status of ['5.7.1', '4.4.7']) {
+      const { h, id, report, suppression } = await setUp()
+      await report(dsn({ status }))
+      assert.equal((await h.outbox.get(id))?.state, 'bounced', status)
+      assert.equal(await suppression(), undefined, `${status}: the address stays mailable`)
+    }
+  })
+
+  test('a DSN about another recipient (where a forwarder sent it on) is ignored', async () => {
+    const { h, id, report, suppression, feedback } = await setUp()
+    await report(dsn({ finalRecipient: 'ann@forwarded.example.org' }))
+    assert.equal((await h.outbox.get(id))?.state, 'sent')
+    assert.equal(await suppression(), undefined)
+    assert.deepEqual(await feedback(), [])
+  })
+
+  test('a mailer daemon’s delay warning, or a number that looks like a reply, is not a bounce', async () => {
+    const daemon = (subject: string, body: string) =>
+      ['From: MAILER-DAEMON@mx.example.net', `Subject: ${subject}`, 'Message-ID: <w@mx>', '', body].join('\r\n')
+    assert.equal(readReport(daemon('Delivery Status Notification (Delay)', '550 5.1.1 still trying')).format, 'none')
+    assert.equal(readReport(daemon('Undelivered Mail', 'Call us on\r\n555-1234 or 520 KB left')).format, 'none')
+    assert.equal(readReport(daemon('Undelivered Mail', 'host mx said:\r\n550 5.1.1 <a@b>: no such user')).format, 'bounce')
+  })
+
+  test('hostile input costs linear time: a megabyte of what would make a backtracking pattern crawl', () => {
+    const mb = 1024 * 1024
+    const hostile = [
+      '<'.repeat(mb),
+      `From: ${'<'.repeat(mb)}\r\nSubject: failure notice\r\n\r\n${'\n '.repeat(mb / 2)}`,
+      `From: MAILER-DAEMON@x\r\nSubject: Undelivered\r\n\r\n${' '.repeat(mb)}550`,
+      `Content-Type: multipart/report; boundary="b"\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nMessage-ID: ${'<'.repeat(mb)}\r\n--b--`,
+      `Content-Type: multipart/report; boundary="b"\r\n\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n${'\r\n \t'.repeat(mb / 4)}`,
+      `From: MAILER-DAEMON@x\r\nSubject: Undelivered\r\n\r\n${'Message-ID:'.repeat(mb / 11)}`,
+    ]
+    for (const [i, raw] of hostile.entries()) {
+      const started = performance.now()
+      readReport(raw)
+      // A quadratic pattern takes minutes on a megabyte; linear work takes milliseconds.
+      assert.ok(performance.now() - started < 3_000, `input ${i} took ${Math.round(performance.now() - started)} ms`)
     }
   })
 })

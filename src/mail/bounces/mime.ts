@@ -1,3 +1,5 @@
+import { escapeRegExp } from '../../lib/regexp.ts'
+
 /**
  * Just enough MIME to read delivery reports: headers (unfolded), and the parts of a multipart
  * body, nested, with base64 and quoted-printable decoded. Reports are small, structured and
@@ -14,6 +16,7 @@ export interface MimePart {
 }
 
 const MAX_DEPTH = 4
+const MAX_HEADER = 998
 const MAX_PARTS = 64
 
 export function parseMime(raw: string, depth = 0, budget = { parts: MAX_PARTS }): MimePart {
@@ -26,13 +29,14 @@ export function parseMime(raw: string, depth = 0, budget = { parts: MAX_PARTS })
   const boundary = parameter(typeHeader, 'boundary')
   if (contentType.startsWith('multipart/') && boundary && depth < MAX_DEPTH) {
     const parts: MimePart[] = []
-    const chunks = rest.split(new RegExp(`\\r?\\n?--${escape(boundary)}(?:--)?[ \\t]*\\r?\\n?`))
+    // A boundary counts only at the start of a line (the body's first line included).
+    const chunks = `\n${rest}`.split(new RegExp(`\\r?\\n--${escapeRegExp(boundary)}(?:--)?[ \\t]*(?=\\r?\\n|$)`))
     for (const chunk of chunks.slice(1)) {
       if (budget.parts-- <= 0) break
       if (chunk.trim() === '') continue
-      parts.push(parseMime(chunk, depth + 1, budget))
+      parts.push(parseMime(chunk.replace(/^\r?\n/, ''), depth + 1, budget))
     }
-    return { headers, contentType, body: chunks[0] ?? '', parts }
+    return { headers, contentType, body: (chunks[0] ?? '').slice(1), parts }
   }
   return { headers, contentType, body: decode(rest, headers.get('content-transfer-encoding')), parts: [] }
 }
@@ -44,7 +48,8 @@ export function parseHeaders(block: string): Map<string, string> {
     const colon = line.indexOf(':')
     if (colon <= 0) continue
     const name = line.slice(0, colon).trim().toLowerCase()
-    if (!headers.has(name)) headers.set(name, line.slice(colon + 1).trim())
+    // A header line is at most 998 characters (RFC 5322); longer ones are cut, not trusted.
+    if (!headers.has(name)) headers.set(name, line.slice(colon + 1, colon + 1 + MAX_HEADER).trim())
   }
   return headers
 }
@@ -72,8 +77,4 @@ function decode(body: string, encoding: string | undefined): string {
     default:
       return body
   }
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }

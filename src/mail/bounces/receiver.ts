@@ -58,10 +58,15 @@ export async function startBounceReceiver(options: BounceReceiverOptions): Promi
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = []
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+      let bytes = 0
+      // smtp-server only flags an oversized message at its end: stop keeping it well before.
+      stream.on('data', (chunk: Buffer) => {
+        bytes += chunk.length
+        if (bytes <= MAX_MESSAGE_BYTES) chunks.push(chunk)
+      })
       stream.on('error', (err: Error) => callback(err))
       stream.on('end', () => {
-        if ((stream as unknown as { sizeExceeded?: boolean }).sizeExceeded) {
+        if (bytes > MAX_MESSAGE_BYTES || (stream as unknown as { sizeExceeded?: boolean }).sizeExceeded) {
           logger.warn({ from: session.envelope.mailFrom && session.envelope.mailFrom.address }, 'bounce receiver: refused a message over 1 MB')
           callback(Object.assign(new Error('5.3.4 message too big for a report'), { responseCode: 552 }))
           return
@@ -104,6 +109,7 @@ export async function startBounceReceiver(options: BounceReceiverOptions): Promi
           outboxId,
           messageId: outboxId === undefined ? report.originalMessageId : undefined,
           status: report.status,
+          recipient: report.recipient,
           detail: report.detail,
         },
         clock.now(),

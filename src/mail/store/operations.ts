@@ -193,7 +193,7 @@ export async function expireOverdue(db: OutboxDb, now: Millis, limit: number): P
   const due = db
     .selectFrom('mail_outbox')
     .select('id')
-    // Spelt as the partial index `mail_outbox_deadline` is.
+    // Reads the partial index `mail_outbox_deadline` (state, expires_at): two ranges, one per state.
     .where('expires_at', 'is not', null)
     .where('state', 'in', WAITING_STATES)
     .where('expires_at', '<=', now)

@@ -4,7 +4,7 @@
  * feedback pipeline, src/mail/feedback.ts).
  */
 import type { WebhookSecrets } from '../../config/index.ts'
-import { countInWindow, type Db, type Millis } from '../../db/index.ts'
+import { clearWindow, countInWindow, type Db, type Millis } from '../../db/index.ts'
 import { type FeedbackReport, type FeedbackResult, recordFeedback } from '../feedback.ts'
 import { mailgun } from './mailgun.ts'
 import { locateMessage } from './match.ts'
@@ -50,8 +50,17 @@ export function webhookProviders(secrets: WebhookSecrets): ReadonlyMap<ProviderN
  * instance shares it); false for a replay.
  */
 export async function firstUse(db: Db, nonce: string, windowMs: number, now: Millis): Promise<boolean> {
-  const { hits } = await countInWindow(db.kysely, `webhook-nonce:${nonce}`.slice(0, 300), windowMs, now)
+  const { hits } = await countInWindow(db.kysely, nonceKey(nonce), windowMs, now)
   return hits === 1
+}
+
+/** Un-spends a nonce whose events could not be recorded, so that the provider's retry is taken. */
+export async function releaseNonce(db: Db, nonce: string): Promise<void> {
+  await clearWindow(db.kysely, nonceKey(nonce))
+}
+
+function nonceKey(nonce: string): string {
+  return `webhook-nonce:${nonce}`.slice(0, 300)
 }
 
 export interface RecordedEvent {

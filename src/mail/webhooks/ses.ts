@@ -33,7 +33,7 @@ const SIGNED_FIELDS = {
 /** What RAGTIME_WEBHOOK_SES_SECRET holds: SNS signing certificates, and the topics to accept. */
 export interface SnsTrust {
   readonly certificates: readonly X509Certificate[]
-  /** Empty: any topic (every AWS account's topics are signed with the same certificate). */
+  /** At least one: every AWS account's topics are signed with the same certificate. */
   readonly topics: ReadonlySet<string>
 }
 
@@ -62,6 +62,13 @@ export function snsTrust(secret: string, readFile: (path: string) => string = (p
   })
   const outside = text.replace(/-----BEGIN [^-]+-----[\s\S]+?-----END [^-]+-----/g, '')
   const topics = new Set(outside.split(/\r?\n/).map((line) => line.trim()).filter((line) => /^arn:aws[a-z-]*:sns:\S+$/.test(line)))
+  // Every AWS account's topics are signed with the same certificate: without a pin, anyone with an
+  // AWS account could post genuinely signed "bounces" about our users.
+  if (topics.size === 0) {
+    throw new Error(
+      'RAGTIME_WEBHOOK_SES_SECRET must also list the SNS topic ARN(s) to accept, one per line (arn:aws:sns:<region>:<account>:<topic>): the certificate alone signs every AWS account\'s topics',
+    )
+  }
   return { certificates, topics }
 }
 
@@ -84,8 +91,8 @@ export function snsCanonicalString(message: Record<string, unknown>): string | u
  * SHA1withRSA, 2 is SHA256withRSA, over the canonical string of its fields (Message, MessageId,
  * Subject if present, [SubscribeURL,] Timestamp, [Token,] TopicArn, Type). The certificate comes
  * from the configuration, never from the message's SigningCertURL: the app fetches nothing
- * (tests run offline, and a URL in a request is the sender's choice). Topics are pinned when the
- * secret lists them. A message older than SNS's retry limit is stale.
+ * (tests run offline, and a URL in a request is the sender's choice). Topics are pinned: the
+ * secret must list them. A message older than SNS's retry limit is stale.
  *
  * `SubscriptionConfirmation` is verified and logged for the operator to confirm (nothing is
  * fetched). A `Notification`'s Message is the SES event: Bounce (`bounceType` Permanent is a
@@ -95,8 +102,6 @@ export function snsCanonicalString(message: Record<string, unknown>): string | u
  */
 export function ses(trust: SnsTrust): WebhookProvider {
   const warnings = [
-    trust.topics.size === 0 &&
-      'RAGTIME_WEBHOOK_SES_SECRET lists no topic ARN: a message signed by the SNS certificate is accepted from any topic, of any AWS account; add a line with your topic ARN to pin it',
     trust.certificates.every((cert) => Date.parse(cert.validTo) < Date.now()) &&
       'RAGTIME_WEBHOOK_SES_SECRET: the SNS signing certificate has expired; SNS signs with a newer one (see the SigningCertURL of its messages)',
   ].filter((w): w is string => typeof w === 'string')
@@ -118,7 +123,7 @@ export function ses(trust: SnsTrust): WebhookProvider {
         return { ...unverified('The SNS signature does not verify with the configured certificate.'), note: certUrl && `SigningCertURL ${certUrl}` }
       }
       const topicArn = message.TopicArn as string
-      if (trust.topics.size > 0 && !trust.topics.has(topicArn)) return unverified('The message is from a topic this app does not accept.')
+      if (!trust.topics.has(topicArn)) return unverified('The message is from a topic this app does not accept.')
       const sentAt = Date.parse(message.Timestamp as string)
       if (!Number.isFinite(sentAt) || input.now - sentAt > SNS_MAX_AGE_MS || sentAt - input.now > CLOCK_SKEW_MS) {
         return { outcome: 'rejected', status: 401, code: 'stale_webhook', message: 'The SNS message is older than SNS retries (or dated in the future).' }

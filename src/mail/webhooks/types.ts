@@ -117,18 +117,7 @@ export function header(input: WebhookInput, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
 
-// RFC 3463 enhanced status codes: 5.1.1, 4.4.7.
-const ENHANCED = /\b([245]\.\d{1,3}\.\d{1,3})\b/
-
-/** The first enhanced status code in the texts, if any. */
-export function enhancedStatus(...texts: unknown[]): string | undefined {
-  for (const text of texts) {
-    if (typeof text !== 'string') continue
-    const match = ENHANCED.exec(text)
-    if (match?.[1]) return match[1]
-  }
-  return undefined
-}
+export { enhancedStatus } from '../smtp-status.ts'
 
 /** Joins the non-empty parts with ': '. */
 export function describe(...parts: unknown[]): string {

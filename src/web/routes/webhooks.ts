@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { firstUse, type ProviderName, recordWebhookEvents, webhookProviders } from '../../mail/webhooks/index.ts'
+import { firstUse, type ProviderName, recordWebhookEvents, releaseNonce, webhookProviders } from '../../mail/webhooks/index.ts'
 
 /**
  * Large enough for an SNS message (256 KiB, escaped once more inside the envelope) and a
@@ -63,7 +63,14 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     }
     if (verdict.outcome === 'ignored') return reply.send({ outcome: 'ignored' })
 
-    const recorded = await recordWebhookEvents(db, verdict.events, now)
+    let recorded
+    try {
+      recorded = await recordWebhookEvents(db, verdict.events, now)
+    } catch (err) {
+      // The provider will retry with the same signed request: it must not then look like a replay.
+      if (verdict.nonce) await releaseNonce(db, verdict.nonce).catch(() => {})
+      throw err
+    }
     for (const { report, result } of recorded) {
       if (result.outcome === 'unknown') {
         log.info({ kind: report.kind, eventId: report.eventId, messageId: report.messageId }, `webhook ${report.kind} about a message that is not ours: ignored`)
