@@ -89,7 +89,8 @@ describe('scale-out on PostgreSQL', { skip: onlyPostgres }, () => {
     const db = await testDb(config)
     try {
       const signingUp = signUps(ports, 2_000)
-      await until(() => sink.received.length >= 500, '500 delivered')
+      // Midway is a count, not a time: under load (CI shares 2 cores) 500 sign-ups can take longer than 20 s.
+      await until(() => sink.received.length >= 500, '500 delivered', 120_000)
       const victim = workers[0]!
       const victimId = /"worker":"([^"]+)"/.exec(victim.stderr())?.[1]
       victim.child.kill('SIGKILL')
