@@ -12,7 +12,8 @@ import { checkEmail, type FieldErrors, validate } from './validation.ts'
 /** `firstUse`: this request confirmed the account (a repeat only reports it). */
 export type ConfirmResult = { ok: true; user: User; firstUse: boolean } | { ok: false; reason: 'invalid' | 'expired' }
 
-export type ConfirmPreview = { ok: true; username: string; email: string } | { ok: false; reason: 'invalid' | 'expired' }
+/** `used`: the link confirmed its account already (pressing Confirm again would log nobody in). */
+export type ConfirmPreview = { ok: true; username: string; email: string } | { ok: false; reason: 'invalid' | 'expired' | 'used' }
 
 /**
  * Whether a confirmation link is good, without using it (GET shows a button, nothing more), and
@@ -24,6 +25,8 @@ export function previewConfirmation(ctx: AccountsContext, token: string): Promis
     if (!check.ok) return check
     const user = await findUserById(trx, check.token.userId)
     if (!user || !check.token.email) return { ok: false, reason: 'invalid' }
+    // As confirmAccount: a used link is a harmless repeat only while its account is confirmed.
+    if (check.token.usedAt !== null) return { ok: false, reason: user.confirmed ? 'used' : 'invalid' }
     return { ok: true, username: user.username, email: check.token.email }
   })
 }

@@ -1,8 +1,18 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { RATE_RULES } from '../rate-limit.ts'
 import { badLink, echo, fields, requireUser, seeOther } from './helpers.ts'
 
 const NEW_LINK = { href: '/auth/unconfirmed', label: 'Get a new link' }
+
+/** A link that confirmed its account already: it says so, and offers to log in (using it again logs nobody in). */
+function usedLink(request: FastifyRequest, reply: FastifyReply) {
+  const loggedIn = request.user !== undefined
+  return reply.page('message', {
+    title: 'Link already used',
+    message: `This link has been used already: the account is confirmed.${loggedIn ? '' : ' Log in to continue.'}`,
+    next: loggedIn ? { href: '/', label: 'Continue' } : { href: '/auth/login', label: 'Log in' },
+  })
+}
 
 /**
  * Confirmation links. GET shows one button and changes nothing (mail scanners fetch links);
@@ -13,7 +23,7 @@ export const confirmRoutes: FastifyPluginAsync = async (app) => {
 
   app.get<{ Params: { token: string } }>('/auth/confirm/:token', async (request, reply) => {
     const check = await accounts.previewConfirmation(request.params.token)
-    if (!check.ok) return badLink(reply, check.reason, NEW_LINK)
+    if (!check.ok) return check.reason === 'used' ? usedLink(request, reply) : badLink(reply, check.reason, NEW_LINK)
     return reply.page('confirm', { title: 'Confirm your account', action: request.url, username: check.username, email: check.email })
   })
 
@@ -25,6 +35,8 @@ export const confirmRoutes: FastifyPluginAsync = async (app) => {
     const someoneElse = request.user !== undefined && request.user.id !== result.user.id
     if (result.firstUse && !someoneElse) await app.startSession(reply, result.user.id)
     if (request.wantsJson) return reply.send({ confirmed: true })
+    // A repeat logs nobody in: a browser that is not logged in is told so, and offered a log-in.
+    if (!result.firstUse && request.user === undefined) return usedLink(request, reply)
     if (someoneElse) {
       return reply.page('message', {
         title: 'Address confirmed',
