@@ -1,4 +1,4 @@
-import { type Config, ConfigError, loadConfig } from '../config/index.ts'
+import { type Config, ConfigError, type ConfigNeeds, loadConfig } from '../config/index.ts'
 import { type Db, migrateToLatest, openDatabase } from '../db/index.ts'
 import { createLogger, type Logger } from '../logger.ts'
 
@@ -9,11 +9,14 @@ export interface CommandContext {
   readonly db: Db
 }
 
-/** Loads the configuration (exiting with its one message if it is bad) and opens the database. */
-export async function openContext({ migrate }: { migrate: boolean }): Promise<CommandContext> {
+/**
+ * Loads the configuration (exiting with one message that lists every problem, including what
+ * this command `needs` in production) and opens the database.
+ */
+export async function openContext({ migrate, needs = {} }: { migrate: boolean; needs?: ConfigNeeds }): Promise<CommandContext> {
   let config: Config
   try {
-    config = loadConfig()
+    config = loadConfig(undefined, undefined, needs) // the environment and working directory of this process
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message)
     throw err

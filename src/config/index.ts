@@ -11,6 +11,7 @@ import {
   httpUrl,
   integer,
   line,
+  oneOf,
   rate,
   type TrustedProxies,
   trustedProxies,
@@ -146,7 +147,7 @@ function schema(cwd: string) {
     return result.address
   })
   return z.object({
-    NODE_ENV: z.string().default('development'),
+    NODE_ENV: oneOf(['production', 'development', 'test']).default('development'),
     PORT: integer(0, 65535).default(3000),
     HOST: line.default('localhost'),
     BASE_URL: httpUrl.optional(),
@@ -209,20 +210,34 @@ function schema(cwd: string) {
 type Env = Record<string, string | undefined>
 
 /**
- * Parses the environment once. Throws a {@link ConfigError} naming every bad variable;
- * the result is deeply frozen.
+ * What the command about to run needs beyond a valid configuration. In production each need is
+ * a required variable, checked with everything else so that one message lists every problem.
  */
-export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+export interface ConfigNeeds {
+  /** It delivers mail (`serve`, `worker`): MAIL_SERVER. */
+  readonly relay?: boolean
+  /** It puts links and a sender into mail (`serve`, `mail send-test`): BASE_URL. */
+  readonly baseUrl?: boolean
+}
+
+/**
+ * Parses the environment once. Throws a {@link ConfigError} naming every bad variable, and in
+ * production every missing one (`needs` adds the command's own); the result is deeply frozen.
+ */
+export function loadConfig(env: Env = process.env, cwd = process.cwd(), needs: ConfigNeeds = {}): Config {
   // An empty variable means "unset", as in a .env file with `NAME=`.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
   const parsed = schema(cwd).safeParse(present)
+  // Read from the raw values, so that they are listed together with any value that does not parse.
+  const missing = productionRequirements(present, needs)
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? '?'), message: issue.message })),
-    )
+    throw new ConfigError([
+      ...parsed.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? '?'), message: issue.message })),
+      ...missing,
+    ])
   }
   const e = parsed.data
-  const problems: { variable: string; message: string }[] = []
+  const problems: { variable: string; message: string }[] = [...missing]
   const production = e.NODE_ENV === 'production'
   const baseUrl = e.BASE_URL ?? `http://localhost:${e.PORT}`
   // Never the admin's mailbox: a personal address as From fails DMARC at every provider.
@@ -274,9 +289,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   }
   if (e.RAGTIME_MAIL_RETRY_MAX < e.RAGTIME_MAIL_RETRY_FIRST) {
     problems.push({ variable: 'RAGTIME_MAIL_RETRY_MAX', message: 'must not be shorter than RAGTIME_MAIL_RETRY_FIRST' })
-  }
-  if (production && !e.SECRET_KEY) {
-    problems.push({ variable: 'SECRET_KEY', message: 'is required when NODE_ENV=production (at least 32 random characters)' })
   }
   if (e.RAGTIME_MAIL_LEASE < 1_000) {
     problems.push({ variable: 'RAGTIME_MAIL_LEASE', message: 'must be at least 1s' })
@@ -347,6 +359,29 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     secretKey: e.SECRET_KEY,
     dataDir: e.DATABASE_URL.kind === 'sqlite' ? path.dirname(e.DATABASE_URL.path) : path.resolve(cwd, 'data'),
   })
+}
+
+/** What production cannot run without: never a silent development default (localhost links, no relay). */
+function productionRequirements(env: Env, needs: ConfigNeeds): { variable: string; message: string }[] {
+  if (env.NODE_ENV?.trim() !== 'production') return []
+  const problems: { variable: string; message: string }[] = []
+  if (!env.SECRET_KEY) {
+    problems.push({ variable: 'SECRET_KEY', message: 'is required when NODE_ENV=production (at least 32 random characters)' })
+  }
+  if (needs.baseUrl && !env.BASE_URL?.trim()) {
+    problems.push({
+      variable: 'BASE_URL',
+      message:
+        'is required when NODE_ENV=production: the absolute URL people reach the app at, such as https://ragtime.example.com (links in email point there, and mail is from noreply@ its host)',
+    })
+  }
+  if (needs.relay && !env.MAIL_SERVER?.trim()) {
+    problems.push({
+      variable: 'MAIL_SERVER',
+      message: 'is required when NODE_ENV=production to deliver mail: the SMTP relay, with MAIL_PORT, MAIL_USERNAME and MAIL_PASSWORD as it needs',
+    })
+  }
+  return problems
 }
 
 function domainOf(address: string): string {

@@ -30,6 +30,16 @@ export const flag = z.string().trim().toLowerCase().transform((value, ctx) => {
   return z.NEVER
 })
 
+/** Exactly one of `values`: `oneOf(['production', 'development', 'test'])` for NODE_ENV. */
+export function oneOf<const T extends readonly string[]>(values: T) {
+  const listed = `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`
+  return z.string().trim().transform((value, ctx): T[number] => {
+    if (values.includes(value)) return value
+    ctx.addIssue({ code: 'custom', message: `must be ${listed} (got "${value}")` })
+    return z.NEVER
+  })
+}
+
 export function integer(min: number, max: number) {
   return z.string().trim().transform((value, ctx) => {
     const n = Number(value)

@@ -91,7 +91,8 @@ export function limitedHttpServer(listener: RequestListener, limits: HttpLimits 
 
 /**
  * Listens on HOST:PORT. `localhost` means both loopback addresses, 127.0.0.1 and ::1, whatever
- * /etc/hosts says (it often lists only one). Returns a function that stops listening.
+ * /etc/hosts says (it often lists only one). Returns a function that stops listening. A port in
+ * use, on either address, rejects with Node's EADDRINUSE error (its `address` and `port` say where).
  */
 export async function listen(app: FastifyInstance, host: string, port: number): Promise<() => Promise<void>> {
   if (host !== 'localhost') {
@@ -102,8 +103,12 @@ export async function listen(app: FastifyInstance, host: string, port: number): 
   // The same port as 127.0.0.1 got (PORT=0 means any free one), and the same limits.
   const v4 = app.server.address()
   const v6 = limitedHttpServer((req, res) => app.routing(req, res), limitsOf.get(app))
-  const listening = await new Promise<boolean>((resolve) => {
-    v6.once('error', () => resolve(false)) // no IPv6 loopback here: 127.0.0.1 is enough
+  const listening = await new Promise<boolean>((resolve, reject) => {
+    v6.once('error', (err: NodeJS.ErrnoException) => {
+      // Another program on [::1]:PORT would answer everyone whose localhost is ::1.
+      if (err.code === 'EADDRINUSE') app.close().then(() => reject(err), reject)
+      else resolve(false) // no IPv6 loopback here: 127.0.0.1 is enough
+    })
     v6.listen({ host: '::1', port: typeof v4 === 'object' && v4 ? v4.port : port }, () => resolve(true))
   })
   return async () => {

@@ -79,6 +79,48 @@ describe('loadConfig', () => {
     )
   })
 
+  test('production: SECRET_KEY, and what the command needs (BASE_URL, MAIL_SERVER), listed at once with any bad value', () => {
+    const variables = (env: Record<string, string>, needs = {}) => {
+      try {
+        loadConfig(env, '/app', needs)
+      } catch (err) {
+        assert.ok(err instanceof ConfigError)
+        return err.problems.map((p) => p.variable)
+      }
+      return []
+    }
+    const production = { NODE_ENV: 'production' }
+    assert.deepEqual(variables(production, { baseUrl: true, relay: true }), ['SECRET_KEY', 'BASE_URL', 'MAIL_SERVER'])
+    // A value that does not parse does not hide what is missing.
+    assert.deepEqual(variables({ ...production, PORT: 'eighty', MAIL_SERVER: ' ' }, { baseUrl: true, relay: true }), ['PORT', 'SECRET_KEY', 'BASE_URL', 'MAIL_SERVER'])
+    // Each command asks only for what it uses: migrate and mail … need neither.
+    assert.deepEqual(variables(production), ['SECRET_KEY'])
+    assert.deepEqual(variables(production, { relay: true }), ['SECRET_KEY', 'MAIL_SERVER'])
+    const ready = { ...production, SECRET_KEY: 'a-production-secret-of-32-characters-or-more', BASE_URL: 'https://ragtime.example.com', MAIL_SERVER: 'smtp.example.com' }
+    assert.equal(loadConfig(ready, '/app', { baseUrl: true, relay: true }).mailSender, 'Ragtime <noreply@ragtime.example.com>')
+    assert.deepEqual(variables({ ...ready, BASE_URL: 'ragtime.example.com' }, { baseUrl: true }), ['BASE_URL'], 'an absolute URL')
+    // Development keeps its defaults.
+    assert.equal(loadConfig({}, '/app', { baseUrl: true, relay: true }).baseUrl, 'http://localhost:3000')
+    assert.throws(() => loadConfig(production, '/app', { baseUrl: true }), /BASE_URL: is required when NODE_ENV=production: the absolute URL/)
+  })
+
+  test('NODE_ENV: production, development or test; anything else is refused, not taken for development', () => {
+    assert.equal(loadConfig({ NODE_ENV: 'development' }).production, false)
+    assert.equal(loadConfig({ NODE_ENV: 'test' }).production, false)
+    assert.equal(loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'a-production-secret-of-32-characters-or-more' }).production, true)
+    for (const typo of ['prod', 'Production', 'dev', 'staging']) {
+      assert.throws(
+        () => loadConfig({ NODE_ENV: typo }),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError)
+          assert.deepEqual(err.problems, [{ variable: 'NODE_ENV', message: `must be production, development or test (got "${typo}")` }])
+          return true
+        },
+        typo,
+      )
+    }
+  })
+
   test('RAGTIME_TRUST_PROXY: off, a hop count or proxy addresses; never "trust everyone"', () => {
     for (const off of [undefined, '', 'off', 'false', '0', 'OFF']) assert.equal(loadConfig({ RAGTIME_TRUST_PROXY: off }).trustProxy, false, String(off))
     assert.equal(loadConfig({ RAGTIME_TRUST_PROXY: '1' }).trustProxy, 1)

@@ -1,10 +1,10 @@
-import { parseArgs } from 'node:util'
 import type { Config } from '../../config/index.ts'
 import { integer } from '../../config/parsers.ts'
 import { withSecretKey } from '../../config/secret-key.ts'
 import type { Db } from '../../db/index.ts'
 import type { Logger } from '../../logger.ts'
 import { type BounceReceiver, startBounceReceiver, systemClock, verpFromConfig } from '../../mail/index.ts'
+import { parseCommand, usageError } from '../args.ts'
 import { fail, onShutdownSignal, openContext } from '../context.ts'
 
 /** Where `ragtime bounces` listens when RAGTIME_BOUNCE_SMTP_PORT is unset (25 needs root: forward it). */
@@ -15,17 +15,27 @@ export const BOUNCES_USAGE = `usage: ragtime bounces [--port N]
   Receives bounces (DSNs) and complaints (ARF) by SMTP for RAGTIME_BOUNCE_ADDRESS and its
   per-message VERP addresses, and records them (the message ends bounced, the address is
   suppressed). Listens on HOST, port --port, RAGTIME_BOUNCE_SMTP_PORT or ${DEFAULT_BOUNCE_PORT}.
-  Point the bounce domain's MX at this machine (port 25, forwarded here).`
+  Point the bounce domain's MX at this machine (port 25, forwarded here).
 
-/** The bounce receiver as configured, or a message saying what is missing. */
-export async function bounceReceiverFromConfig(config: Config, db: Db, logger: Logger, port: number): Promise<BounceReceiver> {
+Options:
+  --port N    listen on port N (0-65535; 0: any free one)
+  -h, --help  show this help
+
+Example:
+  RAGTIME_BOUNCE_ADDRESS=bounces@mail.example.com ragtime bounces --port 2525`
+
+/**
+ * The bounce receiver as configured, or a message saying what is missing; `setting` names what
+ * chose the port, for the message when it is in use.
+ */
+export async function bounceReceiverFromConfig(config: Config, db: Db, logger: Logger, port: number, setting: string): Promise<BounceReceiver> {
   const verp = verpFromConfig(config)
   if (!config.bounceAddress || !verp) fail('RAGTIME_BOUNCE_ADDRESS is not set: set it (e.g. bounces@mail.example.com) to receive bounces')
   return startBounceReceiver({ db, clock: systemClock, logger, bounceAddress: config.bounceAddress, verp, host: config.host, port }).catch(
     (err: NodeJS.ErrnoException) =>
       fail(
         err.code === 'EADDRINUSE'
-          ? `port ${port} (the bounce receiver's) is in use: set RAGTIME_BOUNCE_SMTP_PORT to a free one`
+          ? `port ${port} (the bounce receiver's) is in use: set ${setting} to a free one`
           : `the bounce receiver could not start on ${config.host}:${port}: ${err.message}`,
       ),
   )
@@ -33,14 +43,22 @@ export async function bounceReceiverFromConfig(config: Config, db: Db, logger: L
 
 /** `ragtime bounces [--port N]`: the bounce receiver alone, for scale-out. */
 export async function bouncesCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { port: { type: 'string' }, help: { type: 'boolean', short: 'h' } } })
-  if (values.help) fail(BOUNCES_USAGE, 0)
+  const spec = { name: 'bounces', usage: BOUNCES_USAGE, options: { port: { type: 'string' } } } as const
+  const parsed = parseCommand(args, spec)
+  if (!parsed) return
+  const { values } = parsed
   const port = values.port === undefined ? undefined : integer(0, 65535).safeParse(values.port)
-  if (port && !port.success) fail('--port must be a port number (0-65535)', 2)
+  if (port && !port.success) usageError(spec, '--port must be a port number (0-65535)')
   const context = await openContext({ migrate: true })
   const { logger, db } = context
   const config = withSecretKey(context.config)
-  const receiver = await bounceReceiverFromConfig(config, db, logger, port?.data ?? config.bounceSmtpPort ?? DEFAULT_BOUNCE_PORT)
+  const [chosen, setting] =
+    port?.data !== undefined
+      ? [port.data, '--port']
+      : config.bounceSmtpPort !== undefined
+        ? [config.bounceSmtpPort, 'RAGTIME_BOUNCE_SMTP_PORT (or --port)']
+        : [DEFAULT_BOUNCE_PORT, '--port or RAGTIME_BOUNCE_SMTP_PORT']
+  const receiver = await bounceReceiverFromConfig(config, db, logger, chosen, setting)
   onShutdownSignal(logger, async () => {
     await receiver.close()
     await db.close()

@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util'
 import { type Config, ConfigError, loadConfig } from '../../config/index.ts'
 import { parseMailbox } from '../../lib/email-address.ts'
 import { doctorDns, formatReport, mailDoctor } from '../../mail/doctor/index.ts'
+import { parseCommand } from '../args.ts'
 import { fail } from '../context.ts'
 
 const USAGE = `usage: ragtime mail doctor [--json]
@@ -15,21 +15,23 @@ Nothing is sent and no login is tried.
 Each check is OK, WARN (mail goes out, but something hurts delivery), FAIL (mail is refused,
 lost or exposed) or UNKNOWN (DNS or the relay did not answer: not checked).
 
-  --json     print { "ok": boolean, "checks": [{ "name", "status", "message", "details"? }] }
-  -h, --help this text
+Options:
+  --json      print { "ok": boolean, "checks": [{ "name", "status", "message", "details"? }] }
+  -h, --help  show this help
 
 Environment: RAGTIME_DNS_SERVERS (e.g. "1.1.1.1" or "10.0.0.2,127.0.0.1:5353") asks these DNS
 servers instead of the system's, to see the public view from behind split DNS.
 
-Exit status: 0 when no check failed or was unknown (warnings allowed), 1 otherwise, 2 on a usage error.`
+Exit status: 0 when no check failed or was unknown (warnings allowed), 1 otherwise, 2 on a usage error.
+
+Example:
+  MAIL_SERVER=smtp.example.com RAGTIME_MAIL_SENDER='Ragtime <noreply@example.com>' ragtime mail doctor`
 
 /** `ragtime mail doctor [--json]`: needs no database. */
 export async function mailDoctorCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`)
-    return
-  }
+  const parsed = parseCommand(args, { name: 'mail doctor', usage: USAGE, options: { json: { type: 'boolean' } } })
+  if (!parsed) return
+  const { values } = parsed
   let config: Config
   try {
     config = loadConfig()
