@@ -1,11 +1,39 @@
 // Runs every test/**/*.test.ts under node:test (through tsx), or the files given as arguments:
-// once on SQLite, then again on PostgreSQL (each test in a schema of its own) when a server
-// answers at TEST_DATABASE_URL (default: the local one). RAGTIME_REQUIRE_POSTGRES=1 (CI) makes
-// a missing server a failure instead of a skip.
-import { spawnSync } from 'node:child_process'
+// on SQLite and, at the same time, on PostgreSQL (each test in a schema of its own) when a
+// server answers at TEST_DATABASE_URL (default: the local one). RAGTIME_TEST_DB=sqlite|postgres
+// runs one pass only. RAGTIME_REQUIRE_POSTGRES=1 (CI) makes a missing server a failure instead
+// of a skip.
+//
+// Each pass is one `node --test` child running RAGTIME_TEST_CONCURRENCY files at once (default
+// CONCURRENCY below). Files can run side by side because each test has a database of its own (a
+// temporary SQLite file, a PostgreSQL schema), listens on ports the system picks, and writes
+// nothing outside its temporary folders. With both passes running, every line a pass prints
+// starts with its name.
+import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import path from 'node:path'
+import { createInterface } from 'node:readline'
 import pg from 'pg'
+
+/**
+ * Test files each pass runs at once (two passes: eight node processes, plus what they start).
+ * Much of a test's time is spent waiting (for a child process, an SMTP exchange, a retry coming
+ * due), which other files fill. On PostgreSQL the tests in a file run one at a time, each with a
+ * pool of at most 10 connections (src/db), one more per running worker's LISTEN; only the
+ * scale-out test holds more, with five processes of its own (each a pool of up to 10): four
+ * files at once stay under the server's 100 connections.
+ */
+const CONCURRENCY = 4
+
+/**
+ * The files that take longest (a minute or more each in CI), started first: the last file to start
+ * should be a short one, not one that keeps the run going alone for minutes.
+ */
+const SLOW_FIRST = ['test/scale-out/', 'test/cli/', 'test/mail/processes', 'test/e2e/', 'test/web/account-abuse', 'test/mail/flow-control', 'test/mail/lanes']
+const rank = (file) => {
+  const at = SLOW_FIRST.findIndex((prefix) => file.startsWith(prefix))
+  return at < 0 ? SLOW_FIRST.length : at
+}
 
 const given = process.argv.slice(2)
 const files = given.length
@@ -14,16 +42,45 @@ const files = given.length
       .map(String)
       .filter((file) => file.endsWith('.test.ts'))
       .map((file) => path.join('test', file))
-      .sort()
+      .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+const concurrency = Number(process.env.RAGTIME_TEST_CONCURRENCY ?? CONCURRENCY)
+if (!Number.isInteger(concurrency) || concurrency < 1) {
+  console.error(`RAGTIME_TEST_CONCURRENCY must be a whole number of files, 1 or more (got ${process.env.RAGTIME_TEST_CONCURRENCY})`)
+  process.exit(2)
+}
 
-function pass(dialect) {
-  console.log(`\n# ${dialect === 'postgres' ? 'PostgreSQL' : 'SQLite'} pass`)
-  const result = spawnSync(
+const NAMES = { sqlite: 'SQLite', postgres: 'PostgreSQL' }
+
+/**
+ * Runs the suite on `dialect`; resolves with its exit status. `prefix`: print each line of its
+ * output after the pass's name (two passes at once), instead of handing it the terminal.
+ */
+function pass(dialect, { prefix }) {
+  const started = Date.now()
+  const env = { ...process.env, RAGTIME_TEST_DB: dialect }
+  // Piped, the reporter would drop its colours.
+  if (prefix && process.stdout.isTTY && env.FORCE_COLOR === undefined && env.NO_COLOR === undefined) env.FORCE_COLOR = '1'
+  const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-    { stdio: 'inherit', env: { ...process.env, RAGTIME_TEST_DB: dialect } },
+    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+    { stdio: prefix ? ['ignore', 'pipe', 'pipe'] : 'inherit', env },
   )
-  return result.status ?? 1
+  if (prefix) {
+    const tag = `[${dialect}] `
+    for (const [stream, out] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => out.write(`${tag}${line}\n`))
+    }
+  } else {
+    console.log(`\n# ${NAMES[dialect]} pass`)
+  }
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      const status = code ?? 1
+      const seconds = ((Date.now() - started) / 1000).toFixed(0)
+      console.log(`# ${NAMES[dialect]} pass ${status === 0 ? 'passed' : `failed (${signal ?? `exit ${code}`})`} in ${seconds} s`)
+      resolve(status)
+    })
+  })
 }
 
 /** Drops the schemas the tests made (ragtime_test_…), leftovers of earlier runs included. */
@@ -46,19 +103,25 @@ async function postgresAnswers(url) {
   }
 }
 
-const only = process.env.RAGTIME_TEST_DB
-let status = only === 'postgres' ? 0 : pass('sqlite')
+const only = process.env.RAGTIME_TEST_DB || undefined
+if (only !== undefined && only !== 'sqlite' && only !== 'postgres') {
+  console.error(`RAGTIME_TEST_DB must be sqlite or postgres (got ${only})`)
+  process.exit(2)
+}
+let status = 0
+const dialects = only === 'postgres' ? [] : ['sqlite']
+const url = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 if (only !== 'sqlite') {
-  const url = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-  if (await postgresAnswers(url)) {
-    await dropTestSchemas(url)
-    status = pass('postgres') || status
-    await dropTestSchemas(url)
-  } else if (process.env.RAGTIME_REQUIRE_POSTGRES === '1') {
+  if (await postgresAnswers(url)) dialects.push('postgres')
+  else if (process.env.RAGTIME_REQUIRE_POSTGRES === '1') {
     console.error(`PostgreSQL suite required, but no server answers at ${url}`)
     status = 1
   } else {
     console.log(`\n# PostgreSQL suite skipped: no server answers at ${url} (set TEST_DATABASE_URL to run it)`)
   }
 }
-process.exit(status)
+if (dialects.includes('postgres')) await dropTestSchemas(url)
+const prefix = dialects.length > 1
+const statuses = await Promise.all(dialects.map((dialect) => pass(dialect, { prefix })))
+if (dialects.includes('postgres')) await dropTestSchemas(url)
+process.exit(status || (statuses.find((s) => s !== 0) ?? 0))

@@ -1,7 +1,16 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import { channel } from 'node:diagnostics_channel'
 
 const KEY_LENGTH = 32
 const BLOCK_SIZE = 8
+
+/**
+ * Every scrypt run (a hash, a check, a decoy check) is published here with its `{ N, r, p }`
+ * before it starts: what a test counts to show that two paths hash alike (node:diagnostics_channel,
+ * free while nobody subscribes).
+ */
+export const SCRYPT_CHANNEL = 'ragtime:scrypt'
+const scryptRuns = channel(SCRYPT_CHANNEL)
 
 interface Params {
   N: number
@@ -17,6 +26,7 @@ interface Stored extends Params {
 function derive(password: string, salt: Buffer, { N, r, p }: Params, keyLength = KEY_LENGTH): Promise<Buffer> {
   // scrypt needs 128·N·r bytes (plus a little); Node refuses more than maxmem, 32 MiB by default.
   const maxmem = 256 * N * r
+  if (scryptRuns.hasSubscribers) scryptRuns.publish({ N, r, p })
   return new Promise((resolve, reject) =>
     scrypt(password.normalize('NFC'), salt, keyLength, { N, r, p, maxmem }, (err, key) => (err ? reject(err) : resolve(key))),
   )

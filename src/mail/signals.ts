@@ -26,6 +26,8 @@ interface SignalEvents {
   wake: []
   /** A worker in this process recorded outcomes. */
   recorded: []
+  /** A worker in this process extended the lease on the mail it holds, to `leaseUntil` (outbox clock). */
+  renewed: [{ readonly worker: string; readonly leaseUntil: number }]
   enqueued: [EnqueuedEvent]
   attempted: [AttemptedEvent]
 }

@@ -538,8 +538,10 @@ export class DeliveryWorker {
   async #renew(): Promise<void> {
     if (this.#leased.size === 0) return
     const now = this.#outbox.clock.now()
+    const leaseUntil = now + this.#delivery.leaseMs
     try {
-      await this.#outbox.store.renew(this.id, now + this.#delivery.leaseMs, now)
+      await this.#outbox.store.renew(this.id, leaseUntil, now)
+      this.#outbox.signals.emit('renewed', { worker: this.id, leaseUntil })
     } catch (err) {
       this.#log.error({ err, worker: this.id }, 'could not renew the lease')
     }

@@ -6,6 +6,15 @@ import { parseExposition } from '../helpers/prometheus.ts'
 import { startSmtpSink } from '../helpers/smtp-sink.ts'
 import { freePort, until } from '../helpers/wait.ts'
 
+/** `ragtime mail send-test <address>`: the id of the message it says it queued. */
+async function sendTest(address: string, env: Record<string, string>): Promise<number> {
+  const sent = await runRagtime(['mail', 'send-test', address], env)
+  assert.equal(sent.code, 0, sent.stderr)
+  const id = /^queued: message (\d+) to /.exec(sent.stdout)?.[1]
+  assert.ok(id, `no message id in: ${sent.stdout}`)
+  return Number(id)
+}
+
 describe('ragtime CLI', () => {
   test('migrate, send-test, status, list, and a worker that delivers it', async () => {
     const sink = await startSmtpSink()
@@ -16,7 +25,8 @@ describe('ragtime CLI', () => {
 
       const sent = await runRagtime(['mail', 'send-test', 'ann@example.test'], env)
       assert.equal(sent.code, 0, sent.stderr)
-      assert.match(sent.stdout, /^queued: message 1 to ann@example.test/)
+      assert.match(sent.stdout, /^queued: message \d+ to ann@example.test/)
+      const id = Number(/message (\d+)/.exec(sent.stdout)?.[1])
       assert.equal(sink.offered(), 0, 'send-test only enqueues')
 
       const status = await runRagtime(['mail', 'status'], env)
@@ -27,9 +37,9 @@ describe('ragtime CLI', () => {
       const rows = JSON.parse(list.stdout) as { id: number; state: string; recipient: string; subject: string }[]
       assert.deepEqual(
         rows.map(({ id, state, recipient, subject }) => ({ id, state, recipient, subject })),
-        [{ id: 1, state: 'queued', recipient: 'ann@example.test', subject: '[Ragtime] Test email' }],
+        [{ id, state: 'queued', recipient: 'ann@example.test', subject: '[Ragtime] Test email' }],
       )
-      assert.match((await runRagtime(['mail', 'list'], env)).stdout, /^1\tqueued\tann@example.test\t\[Ragtime\] Test email\tattempts=0$/m)
+      assert.match((await runRagtime(['mail', 'list'], env)).stdout, new RegExp(`^${id}\tqueued\tann@example.test\t\\[Ragtime\\] Test email\tattempts=0$`, 'm'))
 
       const metricsPort = await freePort()
       const worker = spawnRagtime(['worker', '--metrics-port', String(metricsPort)], { ...env, HOST: '127.0.0.1' })
@@ -54,17 +64,17 @@ describe('ragtime CLI', () => {
     const sink = await startSmtpSink({ verdict: () => ({ code: 554, message: '5.7.1 no' }) })
     const env = testEnv({ MAIL_SERVER: '127.0.0.1', MAIL_PORT: String(sink.port) })
     try {
-      await runRagtime(['mail', 'send-test', 'ann@example.test'], env)
-      assert.equal((await runRagtime(['mail', 'retry', '1'], env)).code, 1, 'a queued message is not retried')
+      const id = String(await sendTest('ann@example.test', env))
+      assert.equal((await runRagtime(['mail', 'retry', id], env)).code, 1, 'a queued message is not retried')
       // Deliver (and fail) it in-process through the same file.
       const { loadConfig } = await import('../../src/config/index.ts')
       const { harnessWorker } = await import('../helpers/worker.ts')
       const { worker, db } = await harnessWorker(loadConfig(env))
       await worker.runOnce()
       assert.match((await runRagtime(['mail', 'list', '--state', 'dead'], env)).stdout, /attempts=1\s+EMESSAGE 554: 554 5\.7\.1 no/)
-      assert.match((await runRagtime(['mail', 'retry', '1'], env)).stdout, /queued again: 1/)
+      assert.match((await runRagtime(['mail', 'retry', id], env)).stdout, new RegExp(`^queued again: ${id}$`, 'm'))
       await worker.runOnce()
-      assert.match((await runRagtime(['mail', 'retry', '--dead'], env)).stdout, /queued again: 1/)
+      assert.match((await runRagtime(['mail', 'retry', '--dead'], env)).stdout, /^queued again: 1$/m, 'one message')
       await worker.stop({ graceMs: 0 })
       await db.close()
     } finally {
@@ -76,13 +86,13 @@ describe('ragtime CLI', () => {
     const sink = await startSmtpSink({ verdict: (_n, raw) => (/^To: gone@/m.test(raw) ? { code: 550, message: '5.1.1 no such user' } : 'accept') })
     const env = testEnv({ MAIL_SERVER: '127.0.0.1', MAIL_PORT: String(sink.port) })
     try {
-      await runRagtime(['mail', 'send-test', 'keep@example.test'], env)
-      await runRagtime(['mail', 'send-test', 'drop@example.test'], env)
-      await runRagtime(['mail', 'send-test', 'gone@example.test'], env)
-      const cancelled = await runRagtime(['mail', 'cancel', '2'], env)
+      await sendTest('keep@example.test', env)
+      const drop = String(await sendTest('drop@example.test', env))
+      await sendTest('gone@example.test', env)
+      const cancelled = await runRagtime(['mail', 'cancel', drop], env)
       assert.equal(cancelled.code, 0, cancelled.stderr)
-      assert.match(cancelled.stdout, /^cancelled: 2$/m)
-      assert.equal((await runRagtime(['mail', 'cancel', '2'], env)).code, 1, 'only queued or retrying mail can be cancelled')
+      assert.match(cancelled.stdout, new RegExp(`^cancelled: ${drop}$`, 'm'))
+      assert.equal((await runRagtime(['mail', 'cancel', drop], env)).code, 1, 'only queued or retrying mail can be cancelled')
 
       const { loadConfig } = await import('../../src/config/index.ts')
       const { harnessWorker } = await import('../helpers/worker.ts')
@@ -117,8 +127,8 @@ describe('ragtime CLI', () => {
       assert.deepEqual(
         audit.map((a) => [a.action, a.target, Number(a.affected)]),
         [
-          ['cancel', '2', 1],
-          ['cancel', '2', 0],
+          ['cancel', drop, 1],
+          ['cancel', drop, 0],
           ['unsuppress', 'Gone@example.test', 1],
           ['unsuppress', 'gone@example.test', 0],
           ['purge', 'sent over 0 ms ago', 1],

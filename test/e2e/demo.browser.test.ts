@@ -16,7 +16,6 @@ const missing = browserMissing()
 if (missing) console.log(`# skipping browser tests: ${missing}`)
 // These start `serve` with no configuration at all: SQLite, whichever pass this is.
 const embedded = ON_POSTGRES ? 'the embedded default is SQLite: tested on the SQLite pass' : missing
-const SCREENSHOT = path.resolve(import.meta.dirname, '../../docs/images/dev-inbox.png')
 
 function freshDir(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'ragtime-demo-'))
@@ -36,19 +35,23 @@ async function serve(cwd: string, env: Record<string, string>) {
 }
 
 describe('the embedded demo (npm start with no configuration)', { skip: embedded }, () => {
-  test('with no environment: home page and inbox; a sign-up’s email arrives live; its link confirms (Chromium)', { timeout: 60_000 }, async () => {
+  test('with no configuration but its ports: home page and inbox; a sign-up’s email arrives live; its link confirms (Chromium)', { timeout: 60_000 }, async () => {
     const cwd = freshDir()
-    // `npm start` is `node bin/ragtime.js serve`: default port 3000, dev inbox SMTP on 1025.
-    const server = await serve(cwd, {})
-    assert.match(server.stderr(), /dev inbox: http:\/\/localhost:3000\/dev\/mail/)
-    assert.equal((await fetch('http://localhost:3000/')).status, 200)
-    assert.equal((await fetch('http://localhost:3000/dev/mail')).status, 200)
+    // `npm start` is `node bin/ragtime.js serve`. Its default ports (3000, and 1025 for the dev
+    // inbox's SMTP: test/config) may be taken by a running `npm start`: free ones here.
+    const [port, smtpPort] = [await freePort(), await freePort()]
+    const ports = { PORT: String(port), RAGTIME_DEV_SMTP_PORT: String(smtpPort) }
+    const base = `http://localhost:${port}`
+    const server = await serve(cwd, ports)
+    assert.match(server.stderr(), new RegExp(`dev inbox: ${base}/dev/mail`))
+    assert.equal((await fetch(`${base}/`)).status, 200)
+    assert.equal((await fetch(`${base}/dev/mail`)).status, 200)
 
     const browser = await launchBrowser()
     const inbox = await browser.newPage({ viewport: { width: 1000, height: 640 } })
-    await inbox.goto('http://localhost:3000/dev/mail')
+    await inbox.goto(`${base}/dev/mail`)
     const page = await browser.newPage()
-    await page.goto('http://localhost:3000/auth/register')
+    await page.goto(`${base}/auth/register`)
     await page.fill('#email', 'ann@example.test')
     await page.fill('#username', 'ann')
     await page.fill('#password', 'correct horse battery')
@@ -57,7 +60,6 @@ describe('the embedded demo (npm start with no configuration)', { skip: embedded
 
     // The open inbox updates by itself (server-sent events), within a few seconds.
     await inbox.waitForSelector('text=Ragtime — Confirm your account', { timeout: 10_000 })
-    await inbox.screenshot({ path: SCREENSHOT })
     await inbox.click('text=Ragtime — Confirm your account')
     await inbox.waitForURL(/\/dev\/mail\/\d+$/)
     assert.match(await inbox.textContent('main') ?? '', /ann@example\.test/)
@@ -71,8 +73,8 @@ describe('the embedded demo (npm start with no configuration)', { skip: embedded
     server.child.kill('SIGTERM')
     assert.equal((await server.exited).code, 0)
     // The inbox is kept across restarts.
-    const again = await serve(cwd, {})
-    const kept = (await (await fetch('http://localhost:3000/dev/mail/messages')).json()) as { subject: string }[]
+    const again = await serve(cwd, ports)
+    const kept = (await (await fetch(`${base}/dev/mail/messages`)).json()) as { subject: string }[]
     assert.equal(kept[0]?.subject, 'Ragtime — Confirm your account')
     again.child.kill('SIGTERM')
     await again.exited
@@ -96,9 +98,14 @@ describe('the embedded demo (npm start with no configuration)', { skip: embedded
       dialogs.push(dialog.message())
       void dialog.dismiss()
     })
-    await page.goto(`http://localhost:${port}/dev/mail/1`)
-    await page.frameLocator('iframe.mail-html').locator('text=hi').waitFor()
-    await page.waitForTimeout(300)
+    const [caught] = (await (await fetch(`http://localhost:${port}/dev/mail/messages`)).json()) as { id: number }[]
+    await page.goto(`http://localhost:${port}/dev/mail/${caught?.id}`)
+    // The frame's load event comes once its <script> and <svg onload> have run (they run as they
+    // are parsed) and its broken <img> has fired onerror: a dialog any of them opened is in by then.
+    const frame = page.frames().find((f) => /\/dev\/mail\/\d+\/html$/.test(f.url()))
+    assert.ok(frame, 'the message’s HTML frame')
+    await frame.waitForLoadState('load')
+    await frame.locator('text=hi').waitFor()
     assert.deepEqual(dialogs, [])
     assert.equal(await page.title(), 'Hostile · Ragtime')
     server.child.kill('SIGTERM')
@@ -109,9 +116,11 @@ describe('the embedded demo (npm start with no configuration)', { skip: embedded
 describe('production mode', { skip: ON_POSTGRES ? 'SQLite pass only' : undefined }, () => {
   test('no capture server listens and /dev/mail answers 404', { timeout: 30_000 }, async () => {
     const sink = await startSmtpSink()
+    after(() => sink.close())
     const [port, devPort] = [await freePort(), await freePort()]
     const server = await serve(freshDir(), {
       NODE_ENV: 'production',
+      BASE_URL: `http://localhost:${port}`,
       SECRET_KEY: 'a-production-secret-of-32-characters-or-more',
       MAIL_SERVER: '127.0.0.1',
       MAIL_PORT: String(sink.port),
@@ -130,7 +139,6 @@ describe('production mode', { skip: ON_POSTGRES ? 'SQLite pass only' : undefined
     } finally {
       server.child.kill('SIGTERM')
       await server.exited
-      await sink.close()
     }
   })
 })

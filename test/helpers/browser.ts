@@ -13,9 +13,9 @@ export function browserMissing(): string | undefined {
   return why
 }
 
-/** Headless Chromium with the flags this closed network needs; closed after the test. */
-export async function launchBrowser(): Promise<Browser> {
-  const browser = await chromium.launch({
+/** Headless Chromium with the flags this closed network needs (scripts/screenshot.mjs uses it too). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: [
@@ -28,6 +28,11 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-sync',
     ],
   })
+}
+
+/** {@link launchChromium}, closed after the test. */
+export async function launchBrowser(): Promise<Browser> {
+  const browser = await launchChromium()
   after(() => browser.close())
   return browser
 }

@@ -22,10 +22,22 @@ function run(statement: string): void {
   )
 }
 
+/**
+ * Schemas made ahead, each for one test: making one costs a process (see `run`), making a batch
+ * costs the same. Those left unused when the file ends go with the rest (scripts/run-tests.mjs
+ * drops every ragtime_test_… schema after the pass).
+ */
+const SCHEMA_BATCH = 8
+const madeAhead: string[] = []
+
 /** A fresh schema (named ragtime_test_…); the returned DATABASE_URL puts it on the search path. */
 export function createTestSchema(): string {
-  const schema = `ragtime_test_${randomBytes(6).toString('hex')}`
-  run(`create schema ${schema}`)
+  if (madeAhead.length === 0) {
+    const batch = Array.from({ length: SCHEMA_BATCH }, () => `ragtime_test_${randomBytes(6).toString('hex')}`)
+    run(batch.map((name) => `create schema ${name};`).join(' '))
+    madeAhead.push(...batch)
+  }
+  const schema = madeAhead.pop() as string
   const url = new URL(TEST_DATABASE_URL)
   url.searchParams.set('options', `-c search_path=${schema}`)
   return url.toString()

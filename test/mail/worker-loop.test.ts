@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { DeliveryWorker, smtpTransport } from '../../src/mail/index.ts'
-import { silentLogger } from '../helpers/env.ts'
+import { type AttemptedEvent, DeliveryWorker, type Outbox, smtpTransport } from '../../src/mail/index.ts'
+import { ManualClock, silentLogger } from '../helpers/env.ts'
 import { startSmtpSink } from '../helpers/smtp-sink.ts'
 import { harness } from '../helpers/outbox.ts'
 import { freePort, until } from '../helpers/wait.ts'
@@ -16,6 +16,30 @@ function gate() {
       for (const resolve of held.splice(0)) resolve(verdict)
     },
   }
+}
+
+/** Every outcome the worker records, in order, as it is recorded. */
+function recordedOutcomes(signals: Outbox['signals']): AttemptedEvent['outcome'][] {
+  const outcomes: AttemptedEvent['outcome'][] = []
+  signals.on('attempted', (event) => outcomes.push(event.outcome))
+  return outcomes
+}
+
+/** Resolves at the worker's next lease renewal that reaches `leaseUntil` or later (outbox clock). */
+function renewedTo(signals: Outbox['signals'], leaseUntil: number, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signals.off('renewed', renewed)
+      reject(new Error(`no lease renewal to ${leaseUntil} or later in ${timeoutMs} ms`))
+    }, timeoutMs)
+    const renewed = (event: { leaseUntil: number }) => {
+      if (event.leaseUntil < leaseUntil) return
+      clearTimeout(timer)
+      signals.off('renewed', renewed)
+      resolve()
+    }
+    signals.on('renewed', renewed)
+  })
 }
 
 describe('the running worker', () => {
@@ -42,20 +66,33 @@ describe('the running worker', () => {
     await h.outbox.waitFor(id, 'sent', { timeoutMs: 5_000 })
   })
 
-  test('SMTP down at enqueue, up 5 s later: delivered without anyone acting', async () => {
+  test('SMTP down at enqueue and for two more attempts, then up: delivered without anyone acting', async () => {
+    // The back-off runs on the outbox's clock: the test moves it to each retry's time, and the
+    // worker's own poll finds the message due. Nobody calls the worker.
+    const clock = new ManualClock()
     const port = await freePort()
     const h = await harness({
-      env: { MAIL_PORT: String(port), RAGTIME_MAIL_RETRY_FIRST: '500ms', RAGTIME_MAIL_RETRY_MAX: '2s' },
+      clock,
+      env: { MAIL_PORT: String(port), RAGTIME_MAIL_RETRY_FIRST: '500ms', RAGTIME_MAIL_RETRY_MAX: '2s', RAGTIME_MAIL_POLL: '50ms' },
     })
+    const outcomes = recordedOutcomes(h.outbox.signals)
     h.worker.start()
     const id = await h.send('ann@example.test')
-    const failed = await h.outbox.waitFor(id, 'retrying', { timeoutMs: 5_000 })
-    assert.match(failed.lastError ?? '', /ECONNREFUSED|ECONNECTION/)
-    await new Promise((resolve) => setTimeout(resolve, 5_000))
+    let retryAt = clock.now()
+    for (let n = 1; n <= 3; n++) {
+      clock.advance(retryAt - clock.now())
+      await until(() => outcomes.length === n, `failed attempt ${n}`)
+      const failed = outcomes[n - 1]
+      assert.ok(failed?.kind === 'retry', `attempt ${n} fails and is put off: ${JSON.stringify(failed)}`)
+      assert.match(failed.error, /ECONNREFUSED|ECONNECTION/)
+      assert.ok(failed.runAt > clock.now(), 'the retry waits for the back-off')
+      retryAt = failed.runAt
+    }
     const late = await startSmtpSink({ port })
     try {
+      clock.advance(retryAt - clock.now())
       const sent = await h.outbox.waitFor(id, 'sent', { timeoutMs: 15_000 })
-      assert.ok(sent.attempts >= 2)
+      assert.equal(sent.attempts, 4)
       assert.equal(late.received.length, 1)
     } finally {
       await h.worker.stop({ graceMs: 0 })
@@ -77,12 +114,20 @@ describe('the running worker', () => {
 
   test('the lease is renewed while a slow send runs: no other worker takes the message over', async () => {
     const g = gate()
-    const h = await harness({ env: { RAGTIME_MAIL_LEASE: '1s' }, sink: { verdict: g.verdict } })
+    const clock = new ManualClock()
+    const h = await harness({ clock, env: { RAGTIME_MAIL_LEASE: '1s' }, sink: { verdict: g.verdict } })
+    const leaseMs = h.config.delivery.leaseMs
     const id = await h.send('ann@example.test')
     h.worker.start()
     await until(() => g.held.length === 1, 'the message in flight')
-    // Three lease lengths pass while the server sits on the message.
-    await new Promise((resolve) => setTimeout(resolve, 3_000))
+    // Over three lease lengths pass on the outbox's clock while the server sits on the message,
+    // never a whole lease without a renewal.
+    for (let step = 0; step < 4; step++) {
+      clock.advance(leaseMs * 0.9)
+      await renewedTo(h.outbox.signals, clock.now() + leaseMs)
+    }
+    // Half a lease on: past every lease but one that was renewed from the time now passed.
+    clock.advance(leaseMs / 2)
     const other = new DeliveryWorker({
       outbox: h.outbox,
       transport: smtpTransport({ host: '127.0.0.1', port: h.sink.port, startTls: false, secure: false, username: undefined, password: undefined, maxConnections: 1 }),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { type Client, confirmedUser, linkIn, webHarness } from '../helpers/web.ts'
+import { type Client, confirmedUser, linkIn, type WebHarness, webHarness } from '../helpers/web.ts'
 
 const ann = { email: 'ann@exampel.test', username: 'ann', password: 'correct horse battery' }
 
@@ -26,12 +26,19 @@ async function signUpAndLogIn(browser: Client, user: { email: string; username: 
   assert.equal(login.headers.location, '/auth/unconfirmed')
 }
 
+/** The id of the one confirmation email in the outbox to `address`. */
+async function confirmationTo(h: WebHarness, address: string): Promise<number> {
+  const [mail, ...more] = (await h.deps.outbox.list()).filter((m) => m.template === 'auth/confirm' && m.recipient === address)
+  assert.ok(mail && more.length === 0, `one confirmation email to ${address}`)
+  return mail.id
+}
+
 describe('the unconfirmed page follows the confirmation email', () => {
   test('a 550 bounce is told in words a user understands, never the server’s own words, and a way to correct the address', async () => {
     const h = await webHarness({ sink: bouncingSink() })
     const browser = h.client()
     await signUpAndLogIn(browser, ann)
-    await h.deps.outbox.waitFor(1, 'dead')
+    await h.deps.outbox.waitFor(await confirmationTo(h, ann.email), 'dead')
     const page = await browser.get('/auth/unconfirmed')
     assert.equal(page.statusCode, 200)
     assert.match(page.body, /data-state="failed"/)
@@ -50,12 +57,13 @@ describe('the unconfirmed page follows the confirmation email', () => {
     const h = await webHarness({ sink: bouncingSink(), env: { RAGTIME_MAIL_RETRY_FIRST: '2s', RAGTIME_MAIL_RETRY_MAX: '2s' } })
     const browser = h.client()
     await signUpAndLogIn(browser, { ...ann, email: 'greylisted@example.test' })
-    await h.deps.outbox.waitFor(1, 'retrying')
+    const id = await confirmationTo(h, 'greylisted@example.test')
+    await h.deps.outbox.waitFor(id, 'retrying')
     const retrying = (await browser.json('GET', '/auth/unconfirmed')).json().delivery
     assert.equal(retrying.state, 'retrying')
     assert.match(retrying.headline, /It has not gone out yet; we will try again in about 1 minute\./)
     assert.equal(retrying.canCorrect, false)
-    await h.deps.outbox.waitFor(1, 'sent')
+    await h.deps.outbox.waitFor(id, 'sent')
     const page = await browser.get('/auth/unconfirmed')
     assert.match(page.body, /Sent at \d\d:\d\d UTC\./)
     assert.match(page.body, /<section id="correct-address" hidden>/)
@@ -65,7 +73,7 @@ describe('the unconfirmed page follows the confirmation email', () => {
     const h = await webHarness({ sink: bouncingSink() })
     const browser = h.client()
     await signUpAndLogIn(browser, ann)
-    await h.deps.outbox.waitFor(1, 'dead')
+    await h.deps.outbox.waitFor(await confirmationTo(h, ann.email), 'dead')
     await browser.get('/auth/unconfirmed')
 
     const wrong = await browser.form('/auth/unconfirmed/address', { email: 'ann@example.test', password: 'not my password' })

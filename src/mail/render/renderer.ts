@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { channel } from 'node:diagnostics_channel'
 import { Eta } from 'eta'
 import juice from 'juice'
 import DKIM from 'nodemailer/lib/dkim'
@@ -50,6 +51,13 @@ export interface Renderer {
   render<T extends TemplateName>(email: Email<T>, date: Date): Promise<RenderedMail>
 }
 
+/**
+ * Every render is published here with its `{ template }` before it starts: what a test counts to
+ * show that two paths render alike (node:diagnostics_channel, free while nobody subscribes).
+ */
+export const RENDER_CHANNEL = 'ragtime:mail-render'
+const renders = channel(RENDER_CHANNEL)
+
 export function createRenderer(options: RendererOptions): Renderer {
   const sender = parseSender(options.sender)
   const senderDomain = sender.address.slice(sender.address.lastIndexOf('@') + 1)
@@ -61,6 +69,7 @@ export function createRenderer(options: RendererOptions): Renderer {
 
   return {
     async render(email, date) {
+      if (renders.hasSubscribers) renders.publish({ template: email.template })
       const to = recipient(email.to)
       const subject = headerText(options.subjectPrefix + email.subject)
       const data = { ...email.context, subject }
