@@ -65,18 +65,20 @@ export function accountMailers(outbox: Outbox, baseUrl: string, admin: string | 
      */
     alreadyRegistered: async (trx: Transaction<Database>, email: string): Promise<number | undefined> => {
       const now = outbox.clock.now()
+      const notice = {
+        template: 'auth/already-registered',
+        to: email,
+        subject: 'Someone tried to sign up with your address',
+        context: { loginUrl: url('/auth/login'), resetUrl: url('/auth/reset') },
+      } as const
       const { hits } = await countInWindow(trx, `notice-already-registered:${addressKey(email)}`, 3_600_000, now)
-      if (hits > 1 || !(await budget(trx, email, now))) return undefined
-      return outbox.enqueue(
-        trx,
-        {
-          template: 'auth/already-registered',
-          to: email,
-          subject: 'Someone tried to sign up with your address',
-          context: { loginUrl: url('/auth/login'), resetUrl: url('/auth/reset') },
-        },
-        { priority: 'normal' },
-      )
+      if (hits > 1 || !(await budget(trx, email, now))) {
+        // Not sent, but rendered all the same: a sign-up for a new address renders its confirmation,
+        // and the time a render takes must not tell the two apart.
+        await outbox.render(notice)
+        return undefined
+      }
+      return outbox.enqueue(trx, notice, { priority: 'normal' })
     },
 
     /** To RAGTIME_ADMIN; a notice, so it waits behind mail people are waiting for. */

@@ -156,7 +156,7 @@ describe('ragtime CLI', () => {
     const env = testEnv({ NODE_ENV: 'production', SECRET_KEY: 'a-production-secret-of-32-characters-or-more' })
     const worker = await runRagtime(['worker'], env)
     assert.equal(worker.code, 1)
-    assert.match(worker.stderr, /MAIL_SERVER is not set: set MAIL_SERVER/)
+    assert.match(worker.stderr, /MAIL_SERVER: is required when NODE_ENV=production/)
     assert.equal((await runRagtime(['mail', 'status'], env)).code, 0)
   })
 })

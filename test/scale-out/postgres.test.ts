@@ -60,21 +60,23 @@ function environment(sinkPort: number) {
 }
 
 describe('scale-out on PostgreSQL', { skip: onlyPostgres }, () => {
-  test('3 workers, 2 web instances, 5,000 sign-ups over HTTP: every confirmation email exactly once', { timeout: 240_000 }, async () => {
+  // 2,000 is enough to interleave every instance and worker many times over; the volume itself is
+  // the benchmark's (npm run bench: scale-out), not the test suite's.
+  test('3 workers, 2 web instances, 2,000 sign-ups over HTTP: every confirmation email exactly once', { timeout: 240_000 }, async () => {
     const sink = await startSmtpSink()
     const env = environment(sink.port)
     const { ports } = await cluster(env)
     try {
-      await signUps(ports, 5_000)
-      await sink.waitForAccepted(5_000, 120_000)
+      await signUps(ports, 2_000)
+      await sink.waitForAccepted(2_000, 120_000)
       const config = loadConfig(env)
       const db = await testDb(config)
       const outbox = outboxFromConfig(config, db)
-      await until(async () => (await outbox.status()).counts.sent === 5_000, 'all recorded as sent')
+      await until(async () => (await outbox.status()).counts.sent === 2_000, 'all recorded as sent')
       await db.close()
       const perRecipient = new Map<string, number>()
       for (const m of sink.received) for (const to of m.envelope.to) perRecipient.set(to, (perRecipient.get(to) ?? 0) + 1)
-      assert.equal(perRecipient.size, 5_000)
+      assert.equal(perRecipient.size, 2_000)
       assert.ok([...perRecipient.values()].every((n) => n === 1), 'no address got two')
     } finally {
       await sink.close()
