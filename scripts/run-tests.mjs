@@ -5,7 +5,7 @@
 // of a skip.
 //
 // Each pass is one `node --test` child running RAGTIME_TEST_CONCURRENCY files at once (default
-// CONCURRENCY below). Files can run side by side because each test has a database of its own (a
+// FILES_AT_ONCE below, shared by the passes). Files can run side by side because each test has a database of its own (a
 // temporary SQLite file, a PostgreSQL schema), listens on ports the system picks, and writes
 // nothing outside its temporary folders. With both passes running, every line a pass prints
 // starts with its name.
@@ -16,14 +16,15 @@ import { createInterface } from 'node:readline'
 import pg from 'pg'
 
 /**
- * Test files each pass runs at once (two passes: eight node processes, plus what they start).
- * Much of a test's time is spent waiting (for a child process, an SMTP exchange, a retry coming
- * due), which other files fill. On PostgreSQL the tests in a file run one at a time, each with a
- * pool of at most 10 connections (src/db), one more per running worker's LISTEN; only the
- * scale-out test holds more, with five processes of its own (each a pool of up to 10): four
- * files at once stay under the server's 100 connections.
+ * Test files running at once, over both passes: one per pass when both run, two when one does.
+ * The suite is CPU-bound on a 2-core machine (many files start servers, workers and Chromium):
+ * eight files at once (four per pass) drove the load average to 16 and processes missed their
+ * 20 s start-up bounds in CI. On PostgreSQL the tests in a file run one at a time, each with a
+ * pool of at most 10 connections (src/db), one more per running worker's LISTEN; the scale-out
+ * test holds more, with five processes of its own: a few files at once stay under the server's
+ * 100 connections. More cores: raise RAGTIME_TEST_CONCURRENCY (per pass).
  */
-const CONCURRENCY = 4
+const FILES_AT_ONCE = 2
 
 /**
  * The files that take longest (a minute or more each in CI), started first: the last file to start
@@ -43,7 +44,8 @@ const files = given.length
       .filter((file) => file.endsWith('.test.ts'))
       .map((file) => path.join('test', file))
       .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
-const concurrency = Number(process.env.RAGTIME_TEST_CONCURRENCY ?? CONCURRENCY)
+const bothPasses = process.env.RAGTIME_TEST_DB === undefined || process.env.RAGTIME_TEST_DB === ''
+const concurrency = Number(process.env.RAGTIME_TEST_CONCURRENCY ?? (bothPasses ? FILES_AT_ONCE / 2 : FILES_AT_ONCE))
 if (!Number.isInteger(concurrency) || concurrency < 1) {
   console.error(`RAGTIME_TEST_CONCURRENCY must be a whole number of files, 1 or more (got ${process.env.RAGTIME_TEST_CONCURRENCY})`)
   process.exit(2)
