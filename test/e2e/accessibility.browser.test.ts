@@ -9,6 +9,7 @@ import { devInboxStore, startCaptureServer } from '../../src/mail/index.ts'
 import { browserMissing, freePort, launchBrowser } from '../helpers/browser.ts'
 import { silentLogger } from '../helpers/env.ts'
 import { confirmedUser, linkIn, type TestUser, type WebHarness, webHarness } from '../helpers/web.ts'
+import { COLOUR_MATH } from '../helpers/contrast.ts'
 
 // Issue 14, point 7: every page, logged out and in, admin and dev pages included, checked in
 // Chromium by axe-core (WCAG 2.x A and AA) and by what axe does not check: field hints and
@@ -33,20 +34,7 @@ const boss: TestUser = { email: 'boss@example.test', username: 'boss', password:
 // tsx keeps function names with a helper that does not exist in the page, and this project's
 // TypeScript has no DOM types.
 const COLOUR = `
-  const parse = (value) => {
-    const n = (String(value).match(/[\\d.]+/g) || []).map(Number)
-    return { r: n[0] ?? 0, g: n[1] ?? 0, b: n[2] ?? 0, a: n.length > 3 ? n[3] : 1 }
-  }
-  const over = (top, bottom) => ({
-    r: top.r * top.a + bottom.r * (1 - top.a),
-    g: top.g * top.a + bottom.g * (1 - top.a),
-    b: top.b * top.a + bottom.b * (1 - top.a),
-    a: 1,
-  })
-  const channel = (c) => { const s = c / 255; return s <= 0.03928 ? s / 12.92 : Math.pow((s + 0.055) / 1.055, 2.4) }
-  const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b)
-  const ratio = (x, y) => { const [a, b] = [luminance(x), luminance(y)].sort((p, q) => q - p); return (a + 0.05) / (b + 0.05) }
-  const css = (c) => 'rgb(' + [c.r, c.g, c.b].map(Math.round).join(', ') + ')'
+  ${COLOUR_MATH}
   const backgroundOf = (element) => {
     const layers = []
     for (let e = element; e; e = e.parentElement) {

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test'
 import { createRenderer, MAIL_TEMPLATES_DIR } from '../../src/mail/index.ts'
 import { MAIL_SAMPLES } from '../../templates/mail/samples.ts'
 import { browserMissing, launchBrowser } from '../helpers/browser.ts'
+import { COLOUR_MATH } from '../helpers/contrast.ts'
 
 const missing = browserMissing()
 if (missing) console.log(`# skipping browser tests: ${missing}`)
@@ -36,20 +37,7 @@ interface Measured {
  * with the translucent ones on the way laid over it, and the canvas behind everything.
  */
 const MEASURE = `(() => {
-  const parse = (value) => {
-    const n = (value.match(/[\\d.]+/g) || []).map(Number)
-    return { r: n[0] ?? 0, g: n[1] ?? 0, b: n[2] ?? 0, a: n.length > 3 ? n[3] : 1 }
-  }
-  const over = (top, bottom) => ({
-    r: top.r * top.a + bottom.r * (1 - top.a),
-    g: top.g * top.a + bottom.g * (1 - top.a),
-    b: top.b * top.a + bottom.b * (1 - top.a),
-    a: 1,
-  })
-  const channel = (c) => { const s = c / 255; return s <= 0.03928 ? s / 12.92 : Math.pow((s + 0.055) / 1.055, 2.4) }
-  const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b)
-  const ratio = (x, y) => { const [a, b] = [luminance(x), luminance(y)].sort((p, q) => q - p); return (a + 0.05) / (b + 0.05) }
-  const css = (c) => 'rgb(' + [c.r, c.g, c.b].map(Math.round).join(', ') + ')'
+  ${COLOUR_MATH}
   const scheme = document.querySelector('meta[name="color-scheme"]')?.getAttribute('content') || ''
   const darkCanvas = matchMedia('(prefers-color-scheme: dark)').matches && /\\bdark\\b/.test(scheme)
   const canvas = darkCanvas ? { r: 18, g: 18, b: 18, a: 1 } : { r: 255, g: 255, b: 255, a: 1 }
