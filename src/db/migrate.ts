@@ -1,23 +1,50 @@
-import { Migrator, sql } from 'kysely'
+import { type Kysely, type Migration, sql } from 'kysely'
 import type { Db } from './index.ts'
 import { migrations } from './migrations/index.ts'
 
-/** Applies every pending migration; returns the names applied now. Throws on the first failure. */
-export async function migrateToLatest(db: Db): Promise<string[]> {
-  // PostgreSQL: keep the bookkeeping in the schema the app works in (the first on the search
-  // path), or Kysely takes another schema's migration table for this one's.
-  const schema =
-    db.dialect === 'postgres'
-      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db.kysely)).rows[0]?.schema
-      : undefined
-  const migrator = new Migrator({
-    db: db.kysely,
-    ...(schema ? { migrationTableSchema: schema } : {}),
-    provider: { getMigrations: async () => migrations(db.dialect) },
-    migrationTableName: 'ragtime_migration',
-    migrationLockTableName: 'ragtime_migration_lock',
+/**
+ * Where applied steps are recorded: the table (and columns) Kysely's Migrator used to keep, so a
+ * database migrated by an earlier version carries on from where it is.
+ */
+const TABLE = 'ragtime_migration'
+
+/**
+ * Applies every pending migration, all in one transaction (both databases have transactional
+ * DDL: a failing step leaves nothing behind); returns the names applied now.
+ *
+ * Our own loop rather than Kysely's Migrator: that one decides whether its bookkeeping table
+ * exists by listing every column of every table in every schema of the database, several times
+ * per run (kysely-org/kysely#1707), so start-up slows with the size of the whole database, not
+ * with ours. Here the only queries are ours. Concurrent runs (several processes starting at once)
+ * take turns: on PostgreSQL behind a transaction-scoped advisory lock keyed on the schema, on
+ * SQLite behind the write lock that `BEGIN IMMEDIATE` takes (src/db/sqlite-dialect.ts).
+ * `all`: the steps, by name (the tests pass their own).
+ */
+export async function migrateToLatest(db: Db, all: Record<string, Migration> = migrations(db.dialect)): Promise<string[]> {
+  const steps = Object.entries(all).sort(([a], [b]) => a.localeCompare(b))
+  const kysely = db.kysely as unknown as Kysely<{ [TABLE]: { name: string; timestamp: string } }>
+  return kysely.transaction().execute(async (trx) => {
+    if (db.dialect === 'postgres') {
+      await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ${`.${TABLE}`}))`.execute(trx)
+    }
+    await trx.schema
+      .createTable(TABLE)
+      .ifNotExists()
+      .addColumn('name', 'varchar(255)', (c) => c.notNull().primaryKey())
+      .addColumn('timestamp', 'varchar(255)', (c) => c.notNull())
+      .execute()
+    const done = new Set((await trx.selectFrom(TABLE).select('name').execute()).map((row) => row.name))
+    const unknown = [...done].filter((name) => !steps.some(([step]) => step === name))
+    if (unknown.length > 0) {
+      throw new Error(`the database has migrations this version does not know (${unknown.join(', ')}): it was migrated by a newer Ragtime`)
+    }
+    const applied: string[] = []
+    for (const [name, step] of steps) {
+      if (done.has(name)) continue
+      await step.up(trx)
+      await trx.insertInto(TABLE).values({ name, timestamp: new Date().toISOString() }).execute()
+      applied.push(name)
+    }
+    return applied
   })
-  const { error, results = [] } = await migrator.migrateToLatest()
-  if (error) throw error instanceof Error ? error : new Error(String(error))
-  return results.filter((r) => r.status === 'Success').map((r) => r.migrationName)
 }

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import SqliteDatabase from 'better-sqlite3'
+import { Kysely, type Migration, Migrator, PostgresDialect, sql } from 'kysely'
+import pg from 'pg'
+import { loadConfig } from '../../src/config/index.ts'
+import { type Db, migrateToLatest, openDatabase } from '../../src/db/index.ts'
+import { migrations } from '../../src/db/migrations/index.ts'
+import { ImmediateSqliteDialect } from '../../src/db/sqlite-dialect.ts'
+import { runRagtime } from '../helpers/cli.ts'
+import { testEnv } from '../helpers/env.ts'
+
+/** A fresh database of the test's own (SQLite file or PostgreSQL schema), not migrated. */
+function freshDb(env = testEnv()): Db {
+  const db = openDatabase(loadConfig(env).database, { poolSize: 2 })
+  return db
+}
+
+const applied = async (db: Db) =>
+  (await (db.kysely as unknown as Kysely<{ ragtime_migration: { name: string } }>).selectFrom('ragtime_migration').select('name').orderBy('name').execute()).map((r) => r.name)
+
+const ALL = Object.keys(migrations('sqlite')).sort()
+
+test('applies every step once, in order, and a second run applies nothing', async () => {
+  const db = freshDb()
+  try {
+    assert.deepEqual(await migrateToLatest(db), ALL)
+    assert.deepEqual(await migrateToLatest(db), [])
+    assert.deepEqual(await applied(db), ALL)
+    await db.kysely.selectFrom('mail_outbox').select('id').execute()
+  } finally {
+    await db.close()
+  }
+})
+
+test('an up-to-date database costs a few queries of its own, none reading the catalog of the whole database', async () => {
+  const env = testEnv()
+  const location = loadConfig(env).database
+  const db = freshDb(env)
+  await migrateToLatest(db)
+  await db.close()
+  // The same database again, through a Kysely instance that logs what it runs.
+  const queries: string[] = []
+  const log = (event: { query: { sql: string } }) => void queries.push(event.query.sql)
+  const kysely =
+    location.kind === 'postgres'
+      ? new Kysely<never>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: location.url, max: 1 }) }), log })
+      : new Kysely<never>({ dialect: new ImmediateSqliteDialect({ database: new SqliteDatabase(location.path) }), log })
+  try {
+    assert.deepEqual(await migrateToLatest({ kysely, dialect: location.kind, close: async () => {} } as unknown as Db), [])
+    assert.ok(queries.length <= 6, `${queries.length} queries:\n${queries.join('\n')}`)
+    for (const query of queries) assert.doesNotMatch(query, /pg_catalog|information_schema|sqlite_master|sqlite_schema/)
+  } finally {
+    await kysely.destroy()
+  }
+})
+
+test('a step that fails leaves nothing behind: not its tables, not the steps before it in the same run', async () => {
+  const db = freshDb()
+  const steps: Record<string, Migration> = {
+    '0001-a': { up: async (k) => void (await k.schema.createTable('first_table').addColumn('id', 'integer').execute()) },
+    '0002-b': {
+      up: async (k) => {
+        await k.schema.createTable('second_table').addColumn('id', 'integer').execute()
+        throw new Error('step 0002 broke')
+      },
+    },
+  }
+  try {
+    await assert.rejects(migrateToLatest(db), /step 0002 broke/)
+    for (const table of ['first_table', 'second_table', 'ragtime_migration']) {
+      await assert.rejects(sql`select 1 from ${sql.table(table)}`.execute(db.kysely), `${table} was rolled back`)
+    }
+    delete steps['0002-b']
+    assert.deepEqual(await migrateToLatest(db), ['0001-a'])
+  } finally {
+    await db.close()
+  }
+})
+
+test('a database migrated by an earlier version (Kysely’s Migrator, same bookkeeping) carries on from where it is', async () => {
+  const db = freshDb()
+  try {
+    const [first, second, ...rest] = ALL
+    const earlier = Object.fromEntries(Object.entries(migrations(db.dialect)).filter(([name]) => name === first || name === second))
+    const schema = db.dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(db.kysely)).rows[0]?.s : undefined
+    const migrator = new Migrator({
+      db: db.kysely,
+      provider: { getMigrations: async () => earlier },
+      migrationTableName: 'ragtime_migration',
+      migrationLockTableName: 'ragtime_migration_lock',
+      ...(schema ? { migrationTableSchema: schema } : {}),
+    })
+    const { error } = await migrator.migrateToLatest()
+    assert.equal(error, undefined)
+    assert.deepEqual(await migrateToLatest(db), rest)
+    assert.deepEqual(await applied(db), ALL)
+  } finally {
+    await db.close()
+  }
+})
+
+test('steps this version does not know (a newer Ragtime migrated the database) stop it, with the names', async () => {
+  const db = freshDb()
+  try {
+    await migrateToLatest(db)
+    await (db.kysely as unknown as Kysely<{ ragtime_migration: { name: string; timestamp: string } }>)
+      .insertInto('ragtime_migration')
+      .values({ name: '9999-from-the-future', timestamp: new Date().toISOString() })
+      .execute()
+    await assert.rejects(migrateToLatest(db), /migrations this version does not know \(9999-from-the-future\)/)
+  } finally {
+    await db.close()
+  }
+})
+
+test('processes migrating the same database at once take turns: each step is applied exactly once', async () => {
+  const env = testEnv()
+  const runs = await Promise.all([1, 2, 3].map(() => runRagtime(['migrate'], env)))
+  for (const run of runs) assert.equal(run.code, 0, run.stderr)
+  const outputs = runs.map((run) => run.stdout.trim()).sort()
+  assert.deepEqual(outputs, ['already up to date', 'already up to date', `applied: ${ALL.join(', ')}`])
+  const db = freshDb(env)
+  try {
+    assert.deepEqual(await applied(db), ALL)
+  } finally {
+    await db.close()
+  }
+})
