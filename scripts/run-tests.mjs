@@ -10,7 +10,7 @@
 // nothing outside its temporary folders. With both passes running, every line a pass prints
 // starts with its name.
 import { spawn } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import pg from 'pg'
@@ -36,6 +36,33 @@ const rank = (file) => {
   return at < 0 ? SLOW_FIRST.length : at
 }
 
+/**
+ * Files that open no database: the same on both passes, so they run once, on the SQLite pass
+ * (or on the PostgreSQL pass when it runs alone). A file here that starts opening a database is
+ * an error below, so the list cannot quietly take PostgreSQL coverage away.
+ */
+const DATABASE_FREE = [
+  'test/accounts/delivery-status.test.ts',
+  'test/cli/help.test.ts',
+  'test/cli/mail-doctor.test.ts',
+  'test/config/config.test.ts',
+  'test/config/secret-key.test.ts',
+  'test/e2e/mail-rendering.browser.test.ts',
+  'test/mail/body-prefetch.test.ts',
+  'test/mail/policy.test.ts',
+  'test/mail/smtp-pool-warm.test.ts',
+  'test/mail/smtp-pool.test.ts',
+  'test/mail/templates.test.ts',
+  'test/setup/engines.test.ts',
+]
+const OPENS_A_DATABASE = /\b(webHarness|harness|testDb|testEnv|testConfig|testDatabaseUrl|openDatabase|migrateToLatest)\(/
+for (const file of DATABASE_FREE) {
+  if (OPENS_A_DATABASE.test(readFileSync(file, 'utf8'))) {
+    console.error(`${file} opens a database: take it off DATABASE_FREE in scripts/run-tests.mjs, so that it runs on both passes`)
+    process.exit(2)
+  }
+}
+
 const given = process.argv.slice(2)
 const files = given.length
   ? given
@@ -57,7 +84,7 @@ const NAMES = { sqlite: 'SQLite', postgres: 'PostgreSQL' }
  * Runs the suite on `dialect`; resolves with its exit status. `prefix`: print each line of its
  * output after the pass's name (two passes at once), instead of handing it the terminal.
  */
-function pass(dialect, { prefix }) {
+function pass(dialect, { prefix, files }) {
   const started = Date.now()
   const env = { ...process.env, RAGTIME_TEST_DB: dialect }
   // Piped, the reporter would drop its colours.
@@ -124,6 +151,12 @@ if (only !== 'sqlite') {
 }
 if (dialects.includes('postgres')) await dropTestSchemas(url)
 const prefix = dialects.length > 1
-const statuses = await Promise.all(dialects.map((dialect) => pass(dialect, { prefix })))
+const onceOnly = dialects.includes('sqlite') ? files.filter((file) => DATABASE_FREE.includes(file)) : []
+if (onceOnly.length > 0 && dialects.includes('postgres')) {
+  console.log(`# ${onceOnly.length} file${onceOnly.length > 1 ? 's' : ''} that open no database run on the SQLite pass only: ${onceOnly.join(', ')}`)
+}
+const statuses = await Promise.all(
+  dialects.map((dialect) => pass(dialect, { prefix, files: dialect === 'postgres' ? files.filter((file) => !onceOnly.includes(file)) : files })),
+)
 if (dialects.includes('postgres')) await dropTestSchemas(url)
 process.exit(status || (statuses.find((s) => s !== 0) ?? 0))

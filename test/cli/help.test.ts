@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { runRagtime } from '../helpers/cli.ts'
-import { testEnv } from '../helpers/env.ts'
 
 /** Every command and subcommand, with the options its help must list. */
 const COMMANDS: readonly { readonly name: string; readonly options: readonly string[] }[] = [
@@ -108,24 +107,5 @@ describe('usage errors: exit 2, what was wrong and the usage', () => {
     const id = await runRagtime(['mail', 'cancel', '1.5'], BROKEN_ENV)
     assert.equal(id.code, 2)
     assert.match(id.stderr, /^ragtime mail cancel: a message id is a whole number from 1 \(got '1\.5'\)/m)
-  })
-})
-
-describe('message ids', () => {
-  test('mail retry and mail cancel of an id that does not exist: "no message N", exit 1', async () => {
-    const env = testEnv()
-    for (const action of ['retry', 'cancel']) {
-      const run = await runRagtime(['mail', action, '999'], env)
-      assert.equal(run.code, 1, `${action}: ${run.stderr}`)
-      assert.match(run.stderr, /^ragtime: no message 999 \(see: ragtime mail list\)$/m, action)
-    }
-    // An id that exists but cannot be cancelled twice still says why.
-    const queued = await runRagtime(['mail', 'send-test', 'ann@example.test'], env)
-    const id = /queued: message (\d+)/.exec(queued.stdout)?.[1]
-    assert.ok(id, queued.stderr)
-    assert.equal((await runRagtime(['mail', 'cancel', id], env)).code, 0)
-    const again = await runRagtime(['mail', 'cancel', id], env)
-    assert.equal(again.code, 1)
-    assert.match(again.stderr, new RegExp(`message ${id} was not cancelled: it is not queued or retrying`))
   })
 })

@@ -160,3 +160,22 @@ describe('ragtime CLI', () => {
     assert.equal((await runRagtime(['mail', 'status'], env)).code, 0)
   })
 })
+
+describe('message ids', () => {
+  test('mail retry and mail cancel of an id that does not exist: "no message N", exit 1', async () => {
+    const env = testEnv()
+    for (const action of ['retry', 'cancel']) {
+      const run = await runRagtime(['mail', action, '999'], env)
+      assert.equal(run.code, 1, `${action}: ${run.stderr}`)
+      assert.match(run.stderr, /^ragtime: no message 999 \(see: ragtime mail list\)$/m, action)
+    }
+    // An id that exists but cannot be cancelled twice still says why.
+    const queued = await runRagtime(['mail', 'send-test', 'ann@example.test'], env)
+    const id = /queued: message (\d+)/.exec(queued.stdout)?.[1]
+    assert.ok(id, queued.stderr)
+    assert.equal((await runRagtime(['mail', 'cancel', id], env)).code, 0)
+    const again = await runRagtime(['mail', 'cancel', id], env)
+    assert.equal(again.code, 1)
+    assert.match(again.stderr, new RegExp(`message ${id} was not cancelled: it is not queued or retrying`))
+  })
+})

@@ -5,10 +5,11 @@
  * a WCAG AA contrast (at least 4.5:1) against the background actually behind it.
  */
 import assert from 'node:assert/strict'
-import { describe, test } from 'node:test'
+import { after, before, describe, test } from 'node:test'
+import type { Browser } from 'playwright-core'
 import { createRenderer, MAIL_TEMPLATES_DIR } from '../../src/mail/index.ts'
 import { MAIL_SAMPLES } from '../../templates/mail/samples.ts'
-import { browserMissing, launchBrowser } from '../helpers/browser.ts'
+import { browserMissing, launchChromium } from '../helpers/browser.ts'
 import { COLOUR_MATH } from '../helpers/contrast.ts'
 
 const missing = browserMissing()
@@ -79,10 +80,15 @@ const MEASURE = `(() => {
 })()`
 
 describe('every email reads well on a phone and a desktop, light and dark', { skip: missing }, () => {
+  // One browser for the file (starting Chromium costs seconds); every page is a fresh one.
+  let browser: Browser
+  before(async () => {
+    browser = await launchChromium()
+  })
+  after(() => browser?.close())
   for (const [name, sample] of Object.entries(MAIL_SAMPLES)) {
     test(name, async () => {
       const { html } = await renderer.render(sample, new Date('2026-11-28T12:00:00Z'))
-      const browser = await launchBrowser()
       const problems: string[] = []
       let lowest = Infinity
       for (const width of VIEWPORTS) {

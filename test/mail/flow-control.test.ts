@@ -202,8 +202,11 @@ describe('flow control: rates', () => {
     assert.ok(Math.abs(metrics.value('ragtime_mail_learned_rate', relay) - h.worker.flowStatus().learnedRate!) < 10, '/metrics shows the learned rate')
     assert.equal(metrics.value('ragtime_mail_connections_limit', relay), h.worker.flowStatus().connections)
     assert.equal(metrics.samples.has(sampleKey('ragtime_mail_paused_domains', relay)), true)
-    // Each throttled attempt is retried within a second, not after the 5 s back-off.
-    assert.ok(throttled < 60, `${throttled} attempts met a 454 for 240 messages`)
+    // Each throttled attempt is retried within a second, not after the 5 s back-off. Few: about 40
+    // on an idle machine; a loaded one bunches the sink's arrivals into its 1 s windows, so the
+    // bound leaves room (a worker that does not learn meets hundreds).
+    console.log(`  # ${throttled} attempts met a 454 for 240 messages; learned ${learned}/s`)
+    assert.ok(throttled < 100, `${throttled} attempts met a 454 for 240 messages`)
     assert.equal(new Set(h.sink.received.map((m) => m.envelope.to[0])).size, 240, 'each once')
   })
 })

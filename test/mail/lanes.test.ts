@@ -67,7 +67,7 @@ async function sendingCount(h: Harness): Promise<number> {
 }
 
 describe('lanes: high-priority mail goes ahead of notices', () => {
-  test('behind a backlog of notices and a slow server, each confirmation is accepted within 1 s of its commit', async () => {
+  test('behind a backlog of notices and a slow server, each confirmation overtakes the backlog: few notices go out between its commit and its acceptance', async () => {
     const notices = ON_POSTGRES ? 1_000 : 2_000
     const confirmations = 8
     // The server takes 50–100 ms per message; once the confirmations are measured it speeds up
@@ -90,20 +90,24 @@ describe('lanes: high-priority mail goes ahead of notices', () => {
     // Busy: every connection on a notice, and a batch of notices claimed.
     await h.sink.waitForAccepted(20)
 
+    // Counted in messages, not milliseconds: a loaded machine stretches time, not the order. What
+    // may go first: the notices on the five connections and those the worker had claimed already.
+    const overtaken: number[] = []
     const latencies: number[] = []
     for (let i = 0; i < confirmations; i++) {
       const to = `confirm${i}@example.test`
       await h.send(to, { priority: 'high' })
       const committedAt = performance.now()
+      const noticesBefore = acceptedAt.size
       await until(() => acceptedAt.has(to), `${to} to be accepted`, 10_000)
       latencies.push((acceptedAt.get(to) as number) - committedAt)
+      overtaken.push(acceptedAt.size - 1 - noticesBefore)
       await sleep(100 + Math.random() * 200)
     }
     const noticesAccepted = h.sink.received.length - confirmations
-    const sorted = [...latencies].sort((a, b) => a - b)
-    const report = `confirmations accepted ${sorted.map((ms) => Math.round(ms)).join(', ')} ms after commit; ${noticesAccepted} of ${notices} notices out by then`
+    const report = `notices accepted between each confirmation's commit and its acceptance: ${overtaken.join(', ')}; latencies ${latencies.map((ms) => Math.round(ms)).join(', ')} ms; ${noticesAccepted} of ${notices} notices out by then`
     console.log(`  # ${ON_POSTGRES ? 'PostgreSQL' : 'SQLite'}: ${report}`)
-    for (const ms of latencies) assert.ok(ms < 1_000, report)
+    for (const count of overtaken) assert.ok(count <= 40, report)
     // Far ahead of the backlog: most notices were still waiting.
     assert.ok(noticesAccepted < notices / 2, report)
 
