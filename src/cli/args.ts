@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 
-type Options = NonNullable<ParseArgsConfig['options']>
+export type Options = NonNullable<ParseArgsConfig['options']>
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const
 
@@ -17,6 +17,14 @@ export interface CommandSpec<O extends Options> {
   /** The most positional arguments it takes (default none). */
   readonly positionals?: number
 }
+
+/** Keeps a spec's literal option types, so the values a command receives are typed by them. */
+export function defineCommand<const O extends Options>(spec: CommandSpec<O>): CommandSpec<O> {
+  return spec
+}
+
+/** What a command receives: its parsed options and positional arguments. */
+export type Parsed<S> = S extends CommandSpec<infer O> ? NonNullable<ReturnType<typeof parseCommand<O>>> : never
 
 /**
  * Parses a command's arguments with node:util `parseArgs` (strict). With `-h` or `--help` it

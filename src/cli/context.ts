@@ -1,6 +1,7 @@
 import { type Config, ConfigError, type ConfigNeeds, loadConfig } from '../config/index.ts'
 import { type Db, migrateToLatest, openDatabase } from '../db/index.ts'
 import { createLogger, type Logger } from '../logger.ts'
+import { fail } from './fail.ts'
 
 /** What every command starts from: the configuration, a logger and an open database. */
 export interface CommandContext {
@@ -28,12 +29,6 @@ export async function openContext({ migrate, needs = {} }: { migrate: boolean; n
     if (applied.length > 0) logger.info({ applied }, 'database migrated')
   }
   return { config, logger, db }
-}
-
-/** Ends the process with a message for a person, not a stack trace. */
-export function fail(message: string, code = 1): never {
-  process.stderr.write(`ragtime: ${message}\n`)
-  process.exit(code)
 }
 
 /**

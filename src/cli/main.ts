@@ -1,54 +1,57 @@
-import { fail } from './context.ts'
-
-const USAGE = `usage: ragtime <command> [options]
-       ragtime <command> --help
-
-Commands:
-  serve [--no-worker]            migrate, then run the web app and deliver mail in this process
-  worker [--metrics-port N]      deliver mail only (scale-out)
-  bounces [--port N]             receive bounces and complaints by SMTP (RAGTIME_BOUNCE_ADDRESS)
-  migrate                        apply database migrations
-  mail status [--json]           counts by state, queue depth, oldest waiting, last hour
-  mail list [--state S] [--limit N] [--json]
-  mail retry <id> | --dead       queue failed mail again
-  mail cancel <id>               withdraw mail not sent yet
-  mail unsuppress <address>      take an address off the suppression list
-  mail purge [--older-than 30d]  drop the stored message of old sent mail
-  mail send-test <address>       queue a test email
-  mail doctor [--json]           check SPF, DKIM, DMARC, the relay's TLS and bounce MX
-
-Every command and subcommand answers -h and --help with its options and an example.
-Configuration comes from environment variables (README.md, "Configuration").
-
-Example:
-  ragtime serve`
+import { type CommandSpec, type Options, type Parsed, parseCommand } from './args.ts'
+import { fail } from './fail.ts'
+import * as specs from './specs.ts'
 
 /**
- * Each command takes the arguments after its name, and answers `--help` itself. Loaded when run:
- * `ragtime -h` or a typo need not load the whole app.
+ * A command: its arguments are parsed (and --help answered) with its spec; its module is loaded
+ * only then.
  */
-const COMMANDS: Readonly<Record<string, (args: string[]) => Promise<void>>> = {
-  serve: async (args) => (await import('./commands/serve.ts')).serveCommand(args),
-  worker: async (args) => (await import('./commands/worker.ts')).workerCommand(args),
-  bounces: async (args) => (await import('./commands/bounces.ts')).bouncesCommand(args),
-  migrate: async (args) => (await import('./commands/migrate.ts')).migrateCommand(args),
-  mail: async (args) => (await import('./commands/mail.ts')).mailCommand(args),
+function command<S extends CommandSpec<Options>>(spec: S, load: () => Promise<(parsed: Parsed<S>) => Promise<void>>) {
+  return async (args: string[]): Promise<void> => {
+    const parsed = parseCommand(args, spec)
+    if (parsed) await (await load())(parsed as Parsed<S>)
+  }
 }
 
-const [command, ...args] = process.argv.slice(2)
+/** Every command, by what is typed after `ragtime`. */
+const COMMANDS: Readonly<Record<string, (args: string[]) => Promise<void>>> = {
+  serve: command(specs.SERVE, async () => (await import('./commands/serve.ts')).serve),
+  worker: command(specs.WORKER, async () => (await import('./commands/worker.ts')).worker),
+  bounces: command(specs.BOUNCES, async () => (await import('./commands/bounces.ts')).bounces),
+  migrate: command(specs.MIGRATE, async () => (await import('./commands/migrate.ts')).migrate),
+  'mail status': command(specs.MAIL_STATUS, async () => (await import('./commands/mail.ts')).mailStatus),
+  'mail list': command(specs.MAIL_LIST, async () => (await import('./commands/mail.ts')).mailList),
+  'mail retry': command(specs.MAIL_RETRY, async () => (await import('./commands/mail.ts')).mailRetry),
+  'mail cancel': command(specs.MAIL_CANCEL, async () => (await import('./commands/mail.ts')).mailCancel),
+  'mail unsuppress': command(specs.MAIL_UNSUPPRESS, async () => (await import('./commands/mail.ts')).mailUnsuppress),
+  'mail purge': command(specs.MAIL_PURGE, async () => (await import('./commands/mail.ts')).mailPurge),
+  'mail send-test': command(specs.MAIL_SEND_TEST, async () => (await import('./commands/mail.ts')).mailSendTest),
+  'mail doctor': command(specs.MAIL_DOCTOR, async () => (await import('./commands/mail-doctor.ts')).doctor),
+}
+
+/** Runs `ragtime <words> <args>`; `ragtime help <words>` is `ragtime <words> --help`. */
+async function main(argv: string[]): Promise<void> {
+  const help = argv[0] === 'help'
+  const words = help ? argv.slice(1) : argv
+  const [first, second] = words
+  const name = first === 'mail' && second !== undefined && !second.startsWith('-') ? `mail ${second}` : first
+  const found = name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
+  if (found) {
+    const rest = words.slice(name!.split(' ').length)
+    await found(help ? [...rest, '--help'] : rest)
+  } else if (first === undefined || first === '-h' || first === '--help') {
+    process.stdout.write(`${specs.USAGE}\n`)
+  } else if (first === 'mail' && (second === undefined || second === '-h' || second === '--help')) {
+    process.stdout.write(`${specs.MAIL_USAGE}\n`)
+  } else if (first === 'mail') {
+    fail(`unknown mail subcommand '${second}'\n\n${specs.MAIL_USAGE}`, 2)
+  } else {
+    fail(`unknown command '${first}'\n\n${specs.USAGE}`, 2)
+  }
+}
 
 try {
-  const run = command === undefined ? undefined : Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined
-  if (run) {
-    await run(args)
-  } else if (command === undefined || command === '-h' || command === '--help' || (command === 'help' && args.length === 0)) {
-    process.stdout.write(`${USAGE}\n`)
-  } else if (command === 'help' && args[0] && Object.hasOwn(COMMANDS, args[0])) {
-    // `ragtime help mail retry` is `ragtime mail retry --help`.
-    await COMMANDS[args[0]]?.([...args.slice(1), '--help'])
-  } else {
-    fail(`unknown command '${command === 'help' ? args[0] : command}'\n\n${USAGE}`, 2)
-  }
+  await main(process.argv.slice(2))
 } catch (err) {
   // Anything unexpected: one line (1), no stack trace.
   fail(err instanceof Error ? err.message : String(err), 1)

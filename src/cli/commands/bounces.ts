@@ -4,25 +4,12 @@ import { withSecretKey } from '../../config/secret-key.ts'
 import type { Db } from '../../db/index.ts'
 import type { Logger } from '../../logger.ts'
 import { type BounceReceiver, startBounceReceiver, systemClock, verpFromConfig } from '../../mail/index.ts'
-import { parseCommand, usageError } from '../args.ts'
-import { fail, onShutdownSignal, openContext } from '../context.ts'
+import { type Parsed, usageError } from '../args.ts'
+import { onShutdownSignal, openContext } from '../context.ts'
+import { fail } from '../fail.ts'
+import { BOUNCES, DEFAULT_BOUNCE_PORT } from '../specs.ts'
 
-/** Where `ragtime bounces` listens when RAGTIME_BOUNCE_SMTP_PORT is unset (25 needs root: forward it). */
-export const DEFAULT_BOUNCE_PORT = 2525
 
-export const BOUNCES_USAGE = `usage: ragtime bounces [--port N]
-
-  Receives bounces (DSNs) and complaints (ARF) by SMTP for RAGTIME_BOUNCE_ADDRESS and its
-  per-message VERP addresses, and records them (the message ends bounced, the address is
-  suppressed). Listens on HOST, port --port, RAGTIME_BOUNCE_SMTP_PORT or ${DEFAULT_BOUNCE_PORT}.
-  Point the bounce domain's MX at this machine (port 25, forwarded here).
-
-Options:
-  --port N    listen on port N (0-65535; 0: any free one)
-  -h, --help  show this help
-
-Example:
-  RAGTIME_BOUNCE_ADDRESS=bounces@mail.example.com ragtime bounces --port 2525`
 
 /**
  * The bounce receiver as configured, or a message saying what is missing; `setting` names what
@@ -42,13 +29,9 @@ export async function bounceReceiverFromConfig(config: Config, db: Db, logger: L
 }
 
 /** `ragtime bounces [--port N]`: the bounce receiver alone, for scale-out. */
-export async function bouncesCommand(args: string[]): Promise<void> {
-  const spec = { name: 'bounces', usage: BOUNCES_USAGE, options: { port: { type: 'string' } } } as const
-  const parsed = parseCommand(args, spec)
-  if (!parsed) return
-  const { values } = parsed
+export async function bounces({ values }: Parsed<typeof BOUNCES>): Promise<void> {
   const port = values.port === undefined ? undefined : integer(0, 65535).safeParse(values.port)
-  if (port && !port.success) usageError(spec, '--port must be a port number (0-65535)')
+  if (port && !port.success) usageError(BOUNCES, '--port must be a port number (0-65535)')
   const context = await openContext({ migrate: true })
   const { logger, db } = context
   const config = withSecretKey(context.config)

@@ -14,69 +14,15 @@ import {
   type OutboxRow,
   outboxFromConfig,
 } from '../../mail/index.ts'
-import { parseCommand, usageError } from '../args.ts'
-import { type CommandContext, fail, openContext } from '../context.ts'
-import { mailDoctorCommand } from './mail-doctor.ts'
-
-const USAGE = `usage: ragtime mail <subcommand> [options]
-
-Looks at the outbox and acts on it. Works without an SMTP server, in production too; every
-action is recorded in the audit log with who ran it.
-
-Subcommands:
-  status [--json]                        counts by state, queue depth, oldest waiting, last hour
-  list [--state S] [--limit N] [--json]  one line per message
-  retry <id> | --dead                    queue failed mail again
-  cancel <id>                            withdraw mail not sent yet
-  unsuppress <address>                   take an address off the suppression list
-  purge [--older-than 30d]               drop the stored message of old sent mail
-  send-test <address>                    queue a test email
-  doctor [--json]                        check SPF, DKIM, DMARC, the relay's TLS and bounce MX
-
-Each answers -h and --help with its options and an example.
-
-Example:
-  ragtime mail list --state dead`
+import { type Parsed, usageError } from '../args.ts'
+import { type CommandContext, openContext } from '../context.ts'
+import { fail } from '../fail.ts'
+import { MAIL_CANCEL, MAIL_LIST, MAIL_PURGE, MAIL_RETRY, MAIL_SEND_TEST, type MAIL_STATUS, MAIL_UNSUPPRESS } from '../specs.ts'
 
 /** Who the audit log names for actions taken here. */
 const CLI_ACTOR = `cli:${safeUser()}@${hostname()}`
 
-const SUBCOMMANDS: Readonly<Record<string, (args: string[]) => Promise<void>>> = {
-  status: mailStatus,
-  list: mailList,
-  retry: mailRetry,
-  cancel: mailCancel,
-  unsuppress: mailUnsuppress,
-  purge: mailPurge,
-  'send-test': mailSendTest,
-  doctor: mailDoctorCommand,
-}
-
-/** `ragtime mail …`: look at the outbox and act on it; works without an SMTP server. */
-export async function mailCommand(args: string[]): Promise<void> {
-  const [sub, ...rest] = args
-  const run = sub !== undefined && Object.hasOwn(SUBCOMMANDS, sub) ? SUBCOMMANDS[sub] : undefined
-  if (run) return run(rest)
-  if (sub === undefined || sub === '-h' || sub === '--help') process.stdout.write(`${USAGE}\n`)
-  else fail(`unknown mail subcommand '${sub}'\n\n${USAGE}`, 2)
-}
-
-const STATUS_USAGE = `usage: ragtime mail status [--json]
-
-Counts of messages in each state, the queue depth (queued, sending, retrying), how long the
-oldest waiting message has waited, the last hour's sends and failed attempts, and the number of
-suppressed addresses.
-
-Options:
-  --json      one JSON object: { counts, queueDepth, oldestWaitingMs, lastHour, suppressed }
-  -h, --help  show this help
-
-Example:
-  ragtime mail status --json`
-
-async function mailStatus(args: string[]): Promise<void> {
-  const parsed = parseCommand(args, { name: 'mail status', usage: STATUS_USAGE, options: { json: { type: 'boolean' } } })
-  if (!parsed) return
+export async function mailStatus(parsed: Parsed<typeof MAIL_STATUS>): Promise<void> {
   await withOutbox({}, async ({ operations }) => {
     const o = await operations.overview({ rows: 0, suppressions: 0, audit: 0 })
     const lastHour = { sent: o.sentLastHour, failed: o.failedLastHour }
@@ -92,27 +38,9 @@ async function mailStatus(args: string[]): Promise<void> {
   })
 }
 
-const LIST_USAGE = `usage: ragtime mail list [--state S] [--limit N] [--json]
 
-One line per message, newest first: id, state, recipient, subject, attempts and the last error.
-
-Options:
-  --state S   only messages in state S: ${MAIL_STATES.join(', ')}
-  --limit N   at most N messages (default 100)
-  --json      a JSON array of the messages
-  -h, --help  show this help
-
-Example:
-  ragtime mail list --state dead --limit 20`
-
-async function mailList(args: string[]): Promise<void> {
-  const spec = {
-    name: 'mail list',
-    usage: LIST_USAGE,
-    options: { state: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
-  } as const
-  const parsed = parseCommand(args, spec)
-  if (!parsed) return
+export async function mailList(parsed: Parsed<typeof MAIL_LIST>): Promise<void> {
+  const spec = MAIL_LIST
   const { state, json } = parsed.values
   if (state !== undefined && !isMailState(state)) usageError(spec, `--state must be one of ${MAIL_STATES.join(', ')}`)
   const limit = parsed.values.limit === undefined ? 100 : Number(parsed.values.limit)
@@ -124,25 +52,9 @@ async function mailList(args: string[]): Promise<void> {
   })
 }
 
-const RETRY_USAGE = `usage: ragtime mail retry <id>
-       ragtime mail retry --dead
 
-Queues failed mail again, to be sent at once: message <id> (dead, retrying, cancelled or
-suppressed), or with --dead every dead message. Not mail to a suppressed address (see
-ragtime mail unsuppress), nor mail whose stored message was purged.
-
-Options:
-  --dead      every dead message
-  -h, --help  show this help
-
-Examples:
-  ragtime mail retry 42
-  ragtime mail retry --dead`
-
-async function mailRetry(args: string[]): Promise<void> {
-  const spec = { name: 'mail retry', usage: RETRY_USAGE, options: { dead: { type: 'boolean' } }, positionals: 1 } as const
-  const parsed = parseCommand(args, spec)
-  if (!parsed) return
+export async function mailRetry(parsed: Parsed<typeof MAIL_RETRY>): Promise<void> {
+  const spec = MAIL_RETRY
   if (parsed.values.dead) {
     if (parsed.positionals.length > 0) usageError(spec, 'give a message id or --dead, not both')
     await withOutbox({}, async ({ operations }) => out(`queued again: ${await operations.perform(CLI_ACTOR, { action: 'retry-dead' })}`))
@@ -158,21 +70,9 @@ async function mailRetry(args: string[]): Promise<void> {
   })
 }
 
-const CANCEL_USAGE = `usage: ragtime mail cancel <id>
 
-Withdraws message <id> while it is queued or retrying: it will not be sent (state cancelled;
-ragtime mail retry <id> queues it again).
-
-Options:
-  -h, --help  show this help
-
-Example:
-  ragtime mail cancel 42`
-
-async function mailCancel(args: string[]): Promise<void> {
-  const spec = { name: 'mail cancel', usage: CANCEL_USAGE, options: {}, positionals: 1 } as const
-  const parsed = parseCommand(args, spec)
-  if (!parsed) return
+export async function mailCancel(parsed: Parsed<typeof MAIL_CANCEL>): Promise<void> {
+  const spec = MAIL_CANCEL
   const id = messageId(spec, parsed.positionals[0], 'a message id')
   await withOutbox({}, async ({ outbox, operations }) => {
     if (!(await outbox.get(id))) fail(`no message ${id} (see: ragtime mail list)`)
@@ -183,21 +83,9 @@ async function mailCancel(args: string[]): Promise<void> {
   })
 }
 
-const UNSUPPRESS_USAGE = `usage: ragtime mail unsuppress <address>
 
-Takes <address> off the suppression list (where hard bounces and complaints put it), so that
-mail to it is sent again. Its earlier mail stays as it is (ragtime mail retry <id> sends one).
-
-Options:
-  -h, --help  show this help
-
-Example:
-  ragtime mail unsuppress ann@example.com`
-
-async function mailUnsuppress(args: string[]): Promise<void> {
-  const spec = { name: 'mail unsuppress', usage: UNSUPPRESS_USAGE, options: {}, positionals: 1 } as const
-  const parsed = parseCommand(args, spec)
-  if (!parsed) return
+export async function mailUnsuppress(parsed: Parsed<typeof MAIL_UNSUPPRESS>): Promise<void> {
+  const spec = MAIL_UNSUPPRESS
   const address = parsed.positionals[0]
   if (!address?.includes('@')) usageError(spec, 'needs an address')
   await withOutbox({}, async ({ operations }) => {
@@ -208,23 +96,9 @@ async function mailUnsuppress(args: string[]): Promise<void> {
   })
 }
 
-const PURGE_USAGE = `usage: ragtime mail purge [--older-than 30d]
 
-Drops the stored message (the bytes) of sent mail older than a duration, and of finished mail
-past its expiry (as every worker does every few minutes); the rows, their states and the audit
-log stay.
-
-Options:
-  --older-than D  sent longer ago than D: 30d, 12h, 90m… (default RAGTIME_MAIL_RETENTION, 30d)
-  -h, --help      show this help
-
-Example:
-  ragtime mail purge --older-than 7d`
-
-async function mailPurge(args: string[]): Promise<void> {
-  const spec = { name: 'mail purge', usage: PURGE_USAGE, options: { 'older-than': { type: 'string' } } } as const
-  const parsed = parseCommand(args, spec)
-  if (!parsed) return
+export async function mailPurge(parsed: Parsed<typeof MAIL_PURGE>): Promise<void> {
+  const spec = MAIL_PURGE
   const olderThan = parsed.values['older-than']
   const age = olderThan === undefined ? undefined : duration.safeParse(olderThan)
   if (age && !age.success) usageError(spec, '--older-than must be a duration such as 30d or 12h')
@@ -238,21 +112,9 @@ async function mailPurge(args: string[]): Promise<void> {
   })
 }
 
-const SEND_TEST_USAGE = `usage: ragtime mail send-test <address>
 
-Queues a test email to <address> and exits: a running ragtime serve or ragtime worker delivers
-it (see it with ragtime mail list). From RAGTIME_MAIL_SENDER; in production BASE_URL is required.
-
-Options:
-  -h, --help  show this help
-
-Example:
-  ragtime mail send-test ann@example.com`
-
-async function mailSendTest(args: string[]): Promise<void> {
-  const spec = { name: 'mail send-test', usage: SEND_TEST_USAGE, options: {}, positionals: 1 } as const
-  const parsed = parseCommand(args, spec)
-  if (!parsed) return
+export async function mailSendTest(parsed: Parsed<typeof MAIL_SEND_TEST>): Promise<void> {
+  const spec = MAIL_SEND_TEST
   const address = normalizeAddress(parsed.positionals[0])
   if (!address.ok) usageError(spec, `needs an address: ${address.message}`)
   await withOutbox({ baseUrl: true }, async ({ config, db, outbox }) => {

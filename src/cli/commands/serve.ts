@@ -3,40 +3,20 @@ import { withSecretKey } from '../../config/secret-key.ts'
 import { type DeliveryWorker, devInboxStore, startCaptureServer, startRetention, systemClock, workerFromConfig } from '../../mail/index.ts'
 import { appDeps } from '../../web/deps.ts'
 import { buildServer, listen } from '../../web/server.ts'
-import { parseCommand } from '../args.ts'
-import { fail, onShutdownSignal, openContext } from '../context.ts'
+import type { Parsed } from '../args.ts'
+import { onShutdownSignal, openContext } from '../context.ts'
+import { fail } from '../fail.ts'
+import type { SERVE } from '../specs.ts'
 import { warnAboutSender } from '../sender-warning.ts'
 import { bounceReceiverFromConfig } from './bounces.ts'
 import { deliveryTarget } from './worker.ts'
 
-export const SERVE_USAGE = `usage: ragtime serve [--no-worker]
-
-Applies database migrations, then runs the web app on HOST:PORT and a mail worker in the same
-process. In development without MAIL_SERVER, mail is caught by the dev inbox (BASE_URL/dev/mail,
-SMTP on 127.0.0.1:RAGTIME_DEV_SMTP_PORT). With RAGTIME_BOUNCE_SMTP_PORT, it also receives
-bounces. Stops gracefully on SIGTERM or Ctrl-C (a second one exits at once).
-
-Options:
-  --no-worker  run the web app only; separate ragtime worker processes deliver the mail
-  -h, --help   show this help
-
-Environment: PORT [3000], HOST [localhost], BASE_URL, DATABASE_URL, SECRET_KEY, MAIL_SERVER, …
-(README.md, "Configuration"). With NODE_ENV=production, SECRET_KEY, BASE_URL and (unless
---no-worker) MAIL_SERVER are required.
-
-Examples:
-  ragtime serve
-  PORT=8080 ragtime serve
-  NODE_ENV=production BASE_URL=https://ragtime.example.com SECRET_KEY=… MAIL_SERVER=smtp.example.com ragtime serve`
 
 /**
  * `ragtime serve [--no-worker]`: migrates, then runs the web app and (by default) the worker;
  * in development without MAIL_SERVER, also the dev inbox's SMTP server.
  */
-export async function serveCommand(args: string[]): Promise<void> {
-  const parsed = parseCommand(args, { name: 'serve', usage: SERVE_USAGE, options: { 'no-worker': { type: 'boolean' } } })
-  if (!parsed) return
-  const { values } = parsed
+export async function serve({ values }: Parsed<typeof SERVE>): Promise<void> {
   const context = await openContext({ migrate: true, needs: { baseUrl: true, relay: !values['no-worker'] } })
   const { logger, db } = context
   const config = withSecretKey(context.config)

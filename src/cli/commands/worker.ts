@@ -4,8 +4,10 @@ import { createMetrics, type Metrics } from '../../metrics/index.ts'
 import { mailOperations, outboxFromConfig, startRetention, workerFromConfig } from '../../mail/index.ts'
 import { METRICS_CHALLENGE, metricsAccess } from '../../web/metrics-access.ts'
 import { limitedHttpServer } from '../../web/server.ts'
-import { parseCommand, usageError } from '../args.ts'
-import { type CommandContext, fail, onShutdownSignal, openContext } from '../context.ts'
+import { type Parsed, usageError } from '../args.ts'
+import { type CommandContext, onShutdownSignal, openContext } from '../context.ts'
+import { fail } from '../fail.ts'
+import { WORKER } from '../specs.ts'
 import { warnAboutSender } from '../sender-warning.ts'
 
 /** The SMTP server to deliver to: MAIL_SERVER, or in development the dev inbox's port. */
@@ -15,36 +17,15 @@ export function deliveryTarget({ config }: Pick<CommandContext, 'config'>): Smtp
   return { host: '127.0.0.1', port: config.devSmtpPort, startTls: false, secure: false, username: undefined, password: undefined }
 }
 
-export const WORKER_USAGE = `usage: ragtime worker [--metrics-port N]
-
-Delivers mail only, for scale-out: claims queued mail from the database (DATABASE_URL), sends it
-through MAIL_SERVER, retries and dead-letters it. Run any number of them beside
-ragtime serve --no-worker. Stops gracefully on SIGTERM or Ctrl-C (in-flight sends finish).
-
-Options:
-  --metrics-port N  also serve GET /metrics on HOST:N, counting this worker's deliveries
-                    (with RAGTIME_METRICS_TOKEN, it needs Authorization: Bearer <token>)
-  -h, --help        show this help
-
-Environment: DATABASE_URL, MAIL_SERVER, MAIL_PORT, MAIL_USERNAME, MAIL_PASSWORD,
-RAGTIME_MAIL_CONCURRENCY, … (README.md, "Configuration"). With NODE_ENV=production,
-SECRET_KEY and MAIL_SERVER are required.
-
-Example:
-  DATABASE_URL=postgres://ragtime@db/ragtime MAIL_SERVER=smtp.example.com ragtime worker --metrics-port 9100`
 
 /**
  * `ragtime worker [--metrics-port N]`: delivery only, for scale-out; stops gracefully on
  * SIGTERM/SIGINT. With a metrics port, serves its own `/metrics` (its attempts are counted
  * here, not by the web instances).
  */
-export async function workerCommand(args: string[]): Promise<void> {
-  const spec = { name: 'worker', usage: WORKER_USAGE, options: { 'metrics-port': { type: 'string' } } } as const
-  const parsed = parseCommand(args, spec)
-  if (!parsed) return
-  const { values } = parsed
+export async function worker({ values }: Parsed<typeof WORKER>): Promise<void> {
   const metricsPort = values['metrics-port'] === undefined ? undefined : integer(1, 65535).safeParse(values['metrics-port'])
-  if (metricsPort && !metricsPort.success) usageError(spec, '--metrics-port must be a port number (1-65535)')
+  if (metricsPort && !metricsPort.success) usageError(WORKER, '--metrics-port must be a port number (1-65535)')
   const context = await openContext({ migrate: true, needs: { relay: true } })
   const { config, logger, db } = context
   const target = deliveryTarget(context)
