@@ -26,7 +26,8 @@ function freshDir(): string {
 /** `ragtime serve` in `cwd` with exactly `env`; resolves once its banner says it is running. */
 async function serve(cwd: string, env: Record<string, string>) {
   const server = spawnRagtime(['serve'], { HOME: cwd, ...env }, cwd)
-  const deadline = Date.now() + 20_000
+  // Seconds on an idle machine; the bound leaves room for a loaded CI runner.
+  const deadline = Date.now() + 45_000
   while (!/Ragtime is running/.test(server.stderr())) {
     if (Date.now() > deadline || server.child.exitCode !== null) throw new Error(`serve did not start:\n${server.stderr()}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
@@ -35,7 +36,7 @@ async function serve(cwd: string, env: Record<string, string>) {
 }
 
 describe('the embedded demo (npm start with no configuration)', { skip: embedded }, () => {
-  test('with no configuration but its ports: home page and inbox; a sign-up’s email arrives live; its link confirms (Chromium)', { timeout: 60_000 }, async () => {
+  test('with no configuration but its ports: home page and inbox; a sign-up’s email arrives live; its link confirms (Chromium)', { timeout: 120_000 }, async () => {
     const cwd = freshDir()
     // `npm start` is `node bin/ragtime.js serve`. Its default ports (3000, and 1025 for the dev
     // inbox's SMTP: test/config) may be taken by a running `npm start`: free ones here.
@@ -80,7 +81,7 @@ describe('the embedded demo (npm start with no configuration)', { skip: embedded
     await again.exited
   })
 
-  test('hostile HTML in a caught email does not run in the inbox', { timeout: 60_000 }, async () => {
+  test('hostile HTML in a caught email does not run in the inbox', { timeout: 120_000 }, async () => {
     const cwd = freshDir()
     const [port, smtpPort] = [await freePort(), await freePort()]
     const server = await serve(cwd, { PORT: String(port), RAGTIME_DEV_SMTP_PORT: String(smtpPort) })

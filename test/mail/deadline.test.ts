@@ -81,13 +81,13 @@ describe('the accounts’ links carry their token’s expiry as the deadline', (
     const byTemplate = Object.fromEntries(rows.map((r) => [r.template, r]))
     const confirm = byTemplate['auth/confirm']
     assert.ok(confirm)
-    // Each read from the clock a moment apart.
-    assert.ok(Math.abs(Number(confirm.expires_at) - Number(confirm.created_at) - 48 * 60 * MINUTE) < 100)
-    assert.ok(Math.abs(Number(confirm.expires_at) - Number(confirm.token_expires_at)) < 100)
+    // Each read from the clock a moment apart (seconds, on a loaded machine; the deadline is days).
+    assert.ok(Math.abs(Number(confirm.expires_at) - Number(confirm.created_at) - 48 * 60 * MINUTE) < 5_000)
+    assert.ok(Math.abs(Number(confirm.expires_at) - Number(confirm.token_expires_at)) < 5_000)
     assert.equal(byTemplate['auth/new-user']?.expires_at, null, 'the admin’s notice has no deadline')
     const reset = rows.filter((r) => r.template === 'auth/reset')
     // Unconfirmed accounts get no reset link; confirm, then ask.
     assert.ok(reset.length <= 1)
-    for (const r of reset) assert.ok(Math.abs(Number(r.expires_at) - Number(r.created_at) - 60 * MINUTE) < 100)
+    for (const r of reset) assert.ok(Math.abs(Number(r.expires_at) - Number(r.created_at) - 60 * MINUTE) < 5_000)
   })
 })

@@ -136,9 +136,11 @@ describe('failover to MAIL_FALLBACK_SERVER', () => {
         return primary.received.length > 0
       },
       'a message through the restarted primary',
-      10_000,
+      20_000,
     )
-    assert.ok(Date.now() - backAt < 5_000, 'back within a few cool-downs')
+    // A few cool-downs; the bound leaves room for a loaded machine (one that never probed back
+    // would time out above).
+    assert.ok(Date.now() - backAt < 10_000, 'back within a few cool-downs')
     for (const id of later) await h.outbox.waitFor(id, 'sent', { timeoutMs: 10_000 })
     assert.deepEqual(
       h.transport.relays().map(({ name, state, inUse }) => ({ name, state, inUse })),

@@ -178,7 +178,7 @@ describe('lanes: high-priority mail goes ahead of notices', () => {
         { priority: 'high' },
       ),
     )
-    await until(async () => (await h.outbox.get(id))?.state === 'sending', 'the confirmation claimed by the poll', 2_000)
+    await until(async () => (await h.outbox.get(id))?.state === 'sending', 'the confirmation claimed by the poll', 10_000)
     // One connection comes free: the confirmation takes it, not the next notice.
     g.releaseOne()
     await until(() => g.offered.length === 3, 'the next message in flight')

@@ -68,7 +68,7 @@ describe('worker processes', () => {
     }
   })
 
-  test('two worker processes on one SQLite file, 5,000 messages: each delivered exactly once', { timeout: 180_000 }, async () => {
+  test('two worker processes sharing one database, 5,000 messages: each delivered exactly once', { timeout: 180_000 }, async () => {
     const sink = await startSmtpSink()
     const env = testEnv({ MAIL_SERVER: '127.0.0.1', MAIL_PORT: String(sink.port), RAGTIME_MAIL_POLL: '100ms' })
     const { db, outbox } = await queued(5_000, env)

@@ -214,7 +214,8 @@ describe('SMTP pool: the warm connection', () => {
     assert.equal(code, 0)
     assert.ok(closedAt > 0, 'the script ran to its end')
     const lingered = performance.now() - closedAt
-    assert.ok(lingered < 1_000, `exited ${lingered.toFixed(0)} ms after close()`)
+    // Its timers are 50-100 ms; a socket or idle timer left behind would hold it for many seconds.
+    assert.ok(lingered < 5_000, `exited ${lingered.toFixed(0)} ms after close()`)
     assert.equal(s.received.length, 1)
     assert.ok((s.commands.NOOP ?? 0) >= 2, 'it had been NOOPing')
   })
