@@ -8,7 +8,7 @@
 // FILES_AT_ONCE below, shared by the passes). Files can run side by side because each test has a database of its own (a
 // temporary SQLite file, a PostgreSQL schema), listens on ports the system picks, and writes
 // nothing outside its temporary folders. With both passes running, every line a pass prints
-// starts with its name.
+// starts with its name. Files on DATABASE_FREE below run on the SQLite pass only.
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
