@@ -1,36 +1,47 @@
 // Runs every test/**/*.test.ts under node:test (through tsx), or the files given as arguments:
-// on SQLite and, at the same time, on PostgreSQL (each test in a schema of its own) when a
-// server answers at TEST_DATABASE_URL (default: the local one). RAGTIME_TEST_DB=sqlite|postgres
-// runs one pass only. RAGTIME_REQUIRE_POSTGRES=1 (CI) makes a missing server a failure instead
-// of a skip.
+// on SQLite and on PostgreSQL (each test in a schema of its own) when a server answers at
+// TEST_DATABASE_URL (default: the local one). RAGTIME_TEST_DB=sqlite|postgres runs one pass
+// only. RAGTIME_REQUIRE_POSTGRES=1 (CI) makes a missing server a failure instead of a skip.
 //
-// Each pass is one `node --test` child running RAGTIME_TEST_CONCURRENCY files at once (default
-// FILES_AT_ONCE below, shared by the passes). Files can run side by side because each test has a database of its own (a
-// temporary SQLite file, a PostgreSQL schema), listens on ports the system picks, and writes
-// nothing outside its temporary folders. With both passes running, every line a pass prints
-// starts with its name. Files on DATABASE_FREE below run on the SQLite pass only.
+// One queue for both passes: each test file on each database is a job, a process of its own
+// (`node --import tsx --test-reporter=spec <file>`), and RAGTIME_TEST_CONCURRENCY jobs run at once
+// (default FILES_AT_ONCE below), slowest first, so that neither pass idles while the other still
+// has files. Files can run side by side because each test has a database of its own (a temporary
+// SQLite file, a PostgreSQL schema), listens on ports the system picks, and writes nothing outside
+// its temporary folders. A file's report is printed whole when it ends, each line after the name
+// of its pass; the failures are listed again at the very end. Files on DATABASE_FREE below run on
+// the SQLite pass only.
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { createInterface } from 'node:readline'
 import pg from 'pg'
 
 /**
- * Test files running at once, over both passes: one per pass when both run, two when one does.
- * The suite is CPU-bound on a 2-core machine (many files start servers, workers and Chromium):
- * eight files at once (four per pass) drove the load average to 16 and processes missed their
- * 20 s start-up bounds in CI. On PostgreSQL the tests in a file run one at a time, each with a
- * pool of at most 10 connections (src/db), one more per running worker's LISTEN; the scale-out
- * test holds more, with five processes of its own: a few files at once stay under the server's
- * 100 connections. More cores: raise RAGTIME_TEST_CONCURRENCY (per pass).
+ * Test files running at once, over both passes. The suite is CPU-bound on a 2-core machine (many
+ * files start servers, workers and Chromium): eight files at once drove the load average to 16
+ * and processes missed their start-up bounds in CI; four at once stretched a 25-second test to
+ * 170 seconds. On PostgreSQL the tests in a file run one at a time, each with a pool of at most
+ * 10 connections (src/db), one more per running worker's LISTEN; the scale-out test holds more,
+ * with five processes of its own: a few files at once stay under the server's 100 connections.
+ * More cores: raise RAGTIME_TEST_CONCURRENCY.
  */
 const FILES_AT_ONCE = 2
 
 /**
- * The files that take longest (a minute or more each in CI), started first: the last file to start
- * should be a short one, not one that keeps the run going alone for minutes.
+ * The files that take longest (half a minute or more each in CI), started first: the last file
+ * to start should be a short one, not one that keeps the run going alone for minutes.
  */
-const SLOW_FIRST = ['test/scale-out/', 'test/cli/', 'test/mail/processes', 'test/e2e/', 'test/web/account-abuse', 'test/mail/flow-control', 'test/mail/lanes']
+const SLOW_FIRST = [
+  'test/scale-out/',
+  'test/mail/processes',
+  'test/cli/mail-commands',
+  'test/e2e/accessibility',
+  'test/mail/flow-control',
+  'test/cli/',
+  'test/e2e/',
+  'test/mail/lanes',
+  'test/web/account-abuse',
+]
 const rank = (file) => {
   const at = SLOW_FIRST.findIndex((prefix) => file.startsWith(prefix))
   return at < 0 ? SLOW_FIRST.length : at
@@ -63,53 +74,20 @@ for (const file of DATABASE_FREE) {
   }
 }
 
-const given = process.argv.slice(2)
+const NAMES = { sqlite: 'SQLite', postgres: 'PostgreSQL' }
+const COUNTS = ['tests', 'pass', 'fail', 'cancelled', 'skipped', 'todo']
+
+const given = process.argv.slice(2).map((file) => path.relative('.', file))
 const files = given.length
   ? given
   : readdirSync('test', { recursive: true })
       .map(String)
       .filter((file) => file.endsWith('.test.ts'))
       .map((file) => path.join('test', file))
-      .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
-const bothPasses = process.env.RAGTIME_TEST_DB === undefined || process.env.RAGTIME_TEST_DB === ''
-const concurrency = Number(process.env.RAGTIME_TEST_CONCURRENCY ?? (bothPasses ? FILES_AT_ONCE / 2 : FILES_AT_ONCE))
+const concurrency = Number(process.env.RAGTIME_TEST_CONCURRENCY ?? FILES_AT_ONCE)
 if (!Number.isInteger(concurrency) || concurrency < 1) {
   console.error(`RAGTIME_TEST_CONCURRENCY must be a whole number of files, 1 or more (got ${process.env.RAGTIME_TEST_CONCURRENCY})`)
   process.exit(2)
-}
-
-const NAMES = { sqlite: 'SQLite', postgres: 'PostgreSQL' }
-
-/**
- * Runs the suite on `dialect`; resolves with its exit status. `prefix`: print each line of its
- * output after the pass's name (two passes at once), instead of handing it the terminal.
- */
-function pass(dialect, { prefix, files }) {
-  const started = Date.now()
-  const env = { ...process.env, RAGTIME_TEST_DB: dialect }
-  // Piped, the reporter would drop its colours.
-  if (prefix && process.stdout.isTTY && env.FORCE_COLOR === undefined && env.NO_COLOR === undefined) env.FORCE_COLOR = '1'
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-    { stdio: prefix ? ['ignore', 'pipe', 'pipe'] : 'inherit', env },
-  )
-  if (prefix) {
-    const tag = `[${dialect}] `
-    for (const [stream, out] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => out.write(`${tag}${line}\n`))
-    }
-  } else {
-    console.log(`\n# ${NAMES[dialect]} pass`)
-  }
-  return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      const status = code ?? 1
-      const seconds = ((Date.now() - started) / 1000).toFixed(0)
-      console.log(`# ${NAMES[dialect]} pass ${status === 0 ? 'passed' : `failed (${signal ?? `exit ${code}`})`} in ${seconds} s`)
-      resolve(status)
-    })
-  })
 }
 
 /** Drops the schemas the tests made (ragtime_test_…), leftovers of earlier runs included. */
@@ -132,6 +110,44 @@ async function postgresAnswers(url) {
   }
 }
 
+// ANSI colour codes, dropped before the report's lines are read.
+const COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g')
+const plain = (line) => line.replace(COLOUR, '')
+
+/**
+ * Runs one test file on one database; resolves with its report (the lines it printed), its
+ * counts, and whether it failed (a failing test, or a process that ended badly).
+ */
+function runFile({ dialect, file }, { prefix, colour }) {
+  const started = Date.now()
+  const env = { ...process.env, RAGTIME_TEST_DB: dialect }
+  if (colour) env.FORCE_COLOR = '1'
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test-reporter=spec', file], { stdio: ['ignore', 'pipe', 'pipe'], env })
+  let output = ''
+  child.stdout.on('data', (chunk) => (output += chunk))
+  child.stderr.on('data', (chunk) => (output += chunk))
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      const lines = output.replace(/\n$/, '').split('\n')
+      const counts = Object.fromEntries(COUNTS.map((name) => [name, 0]))
+      for (const line of lines) {
+        const match = /^ℹ (\w+) (\d+)$/.exec(plain(line))
+        if (match && match[1] in counts) counts[match[1]] = Number(match[2])
+      }
+      const seconds = Math.round((Date.now() - started) / 1000)
+      const failed = code !== 0 || counts.fail > 0 || counts.cancelled > 0
+      const status = failed ? `FAILED (${signal ?? `exit ${code}`})` : 'ok'
+      lines.push(`# ${file}: ${status}, ${counts.tests} tests in ${seconds} s`)
+      const tag = prefix ? `[${dialect}] ` : ''
+      process.stdout.write(lines.map((line) => `${tag}${line}\n`).join(''))
+      // What the reporter lists under "failing tests", or, when the process itself failed, its end.
+      const from = lines.findIndex((line) => plain(line).startsWith('✖ failing tests:'))
+      const failures = failed ? (from >= 0 ? lines.slice(from + 1, -1) : lines.slice(-30, -1)) : []
+      resolve({ dialect, file, counts, failed, failures, finishedAt: Date.now() })
+    })
+  })
+}
+
 const only = process.env.RAGTIME_TEST_DB || undefined
 if (only !== undefined && only !== 'sqlite' && only !== 'postgres') {
   console.error(`RAGTIME_TEST_DB must be sqlite or postgres (got ${only})`)
@@ -150,13 +166,46 @@ if (only !== 'sqlite') {
   }
 }
 if (dialects.includes('postgres')) await dropTestSchemas(url)
-const prefix = dialects.length > 1
+
 const onceOnly = dialects.includes('sqlite') ? files.filter((file) => DATABASE_FREE.includes(file)) : []
 if (onceOnly.length > 0 && dialects.includes('postgres')) {
-  console.log(`# ${onceOnly.length} file${onceOnly.length > 1 ? 's' : ''} that open no database run on the SQLite pass only: ${onceOnly.join(', ')}`)
+  const many = onceOnly.length > 1
+  console.log(`# ${onceOnly.length} ${many ? 'files that open' : 'file that opens'} no database ${many ? 'run' : 'runs'} on the SQLite pass only: ${onceOnly.join(', ')}`)
 }
-const statuses = await Promise.all(
-  dialects.map((dialect) => pass(dialect, { prefix, files: dialect === 'postgres' ? files.filter((file) => !onceOnly.includes(file)) : files })),
+const jobs = dialects
+  .flatMap((dialect) => files.filter((file) => dialect === 'sqlite' || !onceOnly.includes(file)).map((file) => ({ dialect, file })))
+  .sort((a, b) => rank(a.file) - rank(b.file) || a.file.localeCompare(b.file) || a.dialect.localeCompare(b.dialect))
+console.log(`# ${jobs.length} test files on ${dialects.map((d) => NAMES[d]).join(' and ')}, ${concurrency} at once`)
+
+const started = Date.now()
+const options = { prefix: dialects.length > 1, colour: process.stdout.isTTY && process.env.NO_COLOR === undefined && process.env.FORCE_COLOR === undefined }
+const results = []
+let next = 0
+await Promise.all(
+  Array.from({ length: Math.min(concurrency, jobs.length) }, async () => {
+    while (next < jobs.length) results.push(await runFile(jobs[next++], options))
+  }),
 )
 if (dialects.includes('postgres')) await dropTestSchemas(url)
-process.exit(status || (statuses.find((s) => s !== 0) ?? 0))
+
+// Each pass's totals, then every failure again: the end of a long log is what gets read.
+console.log('')
+for (const dialect of dialects) {
+  const mine = results.filter((r) => r.dialect === dialect)
+  const total = Object.fromEntries(COUNTS.map((name) => [name, mine.reduce((sum, r) => sum + r.counts[name], 0)]))
+  const failedFiles = mine.filter((r) => r.failed).length
+  const seconds = Math.round((Math.max(started, ...mine.map((r) => r.finishedAt)) - started) / 1000)
+  console.log(`# ${NAMES[dialect]}: ${COUNTS.map((name) => `${name} ${total[name]}`).join(', ')}, in ${mine.length} file${mine.length === 1 ? '' : 's'}`)
+  console.log(`# ${NAMES[dialect]} pass ${failedFiles === 0 ? 'passed' : `failed (${failedFiles} file${failedFiles > 1 ? 's' : ''})`} in ${seconds} s`)
+  if (failedFiles > 0) status = 1
+}
+const failures = results.filter((r) => r.failed)
+if (failures.length > 0) {
+  console.log('\n# failing:')
+  for (const r of failures) {
+    console.log(`## [${r.dialect}] ${r.file}`)
+    for (const line of r.failures.slice(0, 80)) console.log(line)
+  }
+}
+console.log(`# all done in ${Math.round((Date.now() - started) / 1000)} s`)
+process.exit(status)
