@@ -104,6 +104,14 @@ describe('the outbox dashboard', () => {
     assert.equal((await admin.json('POST', `/admin/mail/${fine}/retry`, {})).statusCode, 409, 'a sent message is not sent again')
     assert.equal((await admin.json('POST', '/admin/mail/unsuppress', { address: 'not an address' })).statusCode, 400)
     assert.equal((await admin.json('POST', '/admin/mail/abc/retry', {})).statusCode, 400)
+    for (const action of ['retry', 'cancel']) {
+      const missing = await admin.json('POST', `/admin/mail/999999/${action}`, {})
+      assert.equal(missing.statusCode, 404, `${action} of a message that does not exist`)
+      assert.deepEqual(missing.json().error, { code: 'not_found', message: 'There is no message 999999.' })
+      const page = await admin.form(`/admin/mail/999999/${action}`, {})
+      assert.equal(page.statusCode, 404, 'the form says so too, before asking to confirm')
+      assert.match(page.body, /There is no message 999999\./)
+    }
 
     await h.worker.stop({ graceMs: 0 })
     const [first, ...others] = await h.deps.outbox.list({ state: 'dead' })

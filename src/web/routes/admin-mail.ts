@@ -55,6 +55,10 @@ export const adminMailRoutes: FastifyPluginAsync = async (app) => {
     const admin = requireAdmin(request, reply)
     if (!admin) return reply
     if (typeof action === 'string') return reply.problem({ status: 400, code: 'invalid_target', message: action })
+    // A message that does not exist is said so (as the CLI's "no message N"), not "nothing to do".
+    if ('id' in action && !(await app.deps.outbox.get(action.id))) {
+      return reply.problem({ status: 404, code: 'not_found', message: `There is no message ${action.id}.` })
+    }
     if (!request.wantsJson && fields(request).confirm !== 'yes') {
       const target = 'id' in action ? String(action.id) : action.action === 'unsuppress' ? action.address : ''
       const hidden = action.action === 'unsuppress' ? { address: action.address } : {}
