@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { TOKEN_LIFETIMES } from '../../src/accounts/tokens.ts'
 import { mailOperations } from '../../src/mail/index.ts'
 import { ManualClock } from '../helpers/env.ts'
 import { harness } from '../helpers/outbox.ts'
-import { webHarness } from '../helpers/web.ts'
+import { linkIn, webHarness } from '../helpers/web.ts'
 
 const MINUTE = 60_000
 
@@ -67,27 +68,29 @@ describe('mail that expires: enqueue takes a deadline, and mail unsent at it is 
 })
 
 describe('the accounts’ links carry their token’s expiry as the deadline', () => {
-  test('confirmation (48 h) and reset (60 min): the message’s deadline is its token’s expiry; a notice has none', async () => {
-    const h = await webHarness({ worker: false, env: { RAGTIME_ADMIN: 'admin@example.test' } })
+  test('confirmation (48 h), reset (60 min) and change of address (24 h): each message’s deadline is its token’s expiry; a notice has none', async () => {
+    const h = await webHarness({ env: { RAGTIME_ADMIN: 'admin@example.test' } })
+    /** The one message of `template`: its deadline is the expiry of the newest token for `purpose`. */
+    const hasTokenDeadline = async (template: string, purpose: keyof typeof TOKEN_LIFETIMES) => {
+      const rows = await h.db.kysely.selectFrom('mail_outbox').select(['expires_at', 'created_at']).where('template', '=', template).execute()
+      assert.equal(rows.length, 1, `one ${template} message`)
+      const token = await h.db.kysely.selectFrom('account_tokens').select('expires_at').where('purpose', '=', purpose).orderBy('created_at', 'desc').executeTakeFirstOrThrow()
+      const [row] = rows
+      const lifetime = TOKEN_LIFETIMES[purpose]
+      // Each read from the clock a moment apart (seconds, on a loaded machine; the deadline is hours).
+      assert.ok(Math.abs(Number(row?.expires_at) - Number(row?.created_at) - lifetime) < 5_000, `${template}: deadline ${lifetime / 3_600_000} h after it was queued`)
+      assert.ok(Math.abs(Number(row?.expires_at) - Number(token.expires_at)) < 5_000, `${template}: the deadline is its token’s expiry`)
+    }
+    const ann = { email: 'ann@example.test', username: 'ann', password: 'a long enough passphrase 42' }
     const api = h.client()
-    await api.json('POST', '/auth/register', { email: 'ann@example.test', username: 'ann', password: 'a long enough passphrase 42' })
-    await api.json('POST', '/auth/reset', { email: 'ann@example.test' })
-    const rows = await h.db.kysely
-      .selectFrom('mail_outbox')
-      .leftJoin('account_tokens', 'account_tokens.outbox_id', 'mail_outbox.id')
-      .select(['mail_outbox.template', 'mail_outbox.expires_at', 'mail_outbox.created_at', 'account_tokens.expires_at as token_expires_at'])
-      .orderBy('mail_outbox.id')
-      .execute()
-    const byTemplate = Object.fromEntries(rows.map((r) => [r.template, r]))
-    const confirm = byTemplate['auth/confirm']
-    assert.ok(confirm)
-    // Each read from the clock a moment apart (seconds, on a loaded machine; the deadline is days).
-    assert.ok(Math.abs(Number(confirm.expires_at) - Number(confirm.created_at) - 48 * 60 * MINUTE) < 5_000)
-    assert.ok(Math.abs(Number(confirm.expires_at) - Number(confirm.token_expires_at)) < 5_000)
-    assert.equal(byTemplate['auth/new-user']?.expires_at, null, 'the admin’s notice has no deadline')
-    const reset = rows.filter((r) => r.template === 'auth/reset')
-    // Unconfirmed accounts get no reset link; confirm, then ask.
-    assert.ok(reset.length <= 1)
-    for (const r of reset) assert.ok(Math.abs(Number(r.expires_at) - Number(r.created_at) - 60 * MINUTE) < 5_000)
+    await api.json('POST', '/auth/register', ann)
+    await hasTokenDeadline('auth/confirm', 'confirm')
+    await api.json('POST', linkIn(await h.mailTo(ann.email, { subject: /Confirm your account/ })), {})
+    assert.equal((await api.json('POST', '/auth/reset', { email: ann.email })).statusCode, 202)
+    await hasTokenDeadline('auth/reset', 'reset')
+    assert.equal((await api.json('POST', '/auth/change-email', { email: 'ann@new.example.test', password: ann.password })).statusCode, 202)
+    await hasTokenDeadline('auth/change-email', 'change-email')
+    const notices = await h.db.kysely.selectFrom('mail_outbox').select('expires_at').where('template', '=', 'auth/new-user').execute()
+    assert.deepEqual(notices, [{ expires_at: null }], 'the admin’s notice has no deadline')
   })
 })
