@@ -3,8 +3,9 @@ import { once } from 'node:events'
 import path from 'node:path'
 import { after } from 'node:test'
 import { promisify } from 'node:util'
+import { ROOT } from './root.ts'
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/ragtime.js')
+const BIN = path.join(ROOT, 'bin/ragtime.js')
 
 export interface Spawned {
   readonly child: ChildProcess

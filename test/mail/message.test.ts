@@ -6,8 +6,8 @@ import ts from 'typescript'
 import { transaction } from '../../src/db/index.ts'
 import { harness } from '../helpers/outbox.ts'
 import { ON_POSTGRES } from '../helpers/postgres.ts'
+import { ROOT } from '../helpers/root.ts'
 
-const ROOT = path.resolve(import.meta.dirname, '../..')
 const FIXTURE = path.join(ROOT, 'test/fixtures/wrong-context.ts')
 
 /** What tsc reports for `file` under the project's tsconfig.json, with `text` as its contents. */
