@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { describe, test } from 'node:test'
 import { createRenderer, MAIL_TEMPLATES_DIR } from '../../src/mail/index.ts'
@@ -10,10 +10,11 @@ const renderer = createRenderer({ templatesDir: MAIL_TEMPLATES_DIR, subjectPrefi
 /** Every `<area>/<name>` that has a .txt or an .html file. */
 function templateFiles(): string[] {
   const names = new Set<string>()
-  for (const area of readdirSync(MAIL_TEMPLATES_DIR, { withFileTypes: true })) {
-    if (!area.isDirectory() || area.name === 'layouts') continue
-    for (const file of readdirSync(path.join(MAIL_TEMPLATES_DIR, area.name))) {
-      names.add(`${area.name}/${file.replace(/\.(txt|html)$/, '')}`)
+  // statSync, not the entry's own type: compiled (dist/templates/mail) the folders are symlinks.
+  for (const area of readdirSync(MAIL_TEMPLATES_DIR)) {
+    if (area === 'layouts' || !statSync(path.join(MAIL_TEMPLATES_DIR, area)).isDirectory()) continue
+    for (const file of readdirSync(path.join(MAIL_TEMPLATES_DIR, area))) {
+      names.add(`${area}/${file.replace(/\.(txt|html)$/, '')}`)
     }
   }
   return [...names].sort()
