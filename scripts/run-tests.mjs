@@ -16,6 +16,7 @@
 // the SQLite pass only.
 import { spawn, spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
+import { clearTimeout, setTimeout } from 'node:timers'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
@@ -77,6 +78,13 @@ for (const file of DATABASE_FREE) {
     process.exit(2)
   }
 }
+
+/**
+ * A file still running after this long is stopped and reported with what it printed: its report
+ * is printed only when it ends, so a file that hangs would otherwise show nothing at all. The
+ * slowest file takes under two minutes on a loaded 2-core machine.
+ */
+const FILE_TIMEOUT_MS = Number(process.env.RAGTIME_TEST_FILE_TIMEOUT_MS ?? 10 * 60_000)
 
 /** Files with nothing to run on SQLite (they skip themselves there, saying why, when PostgreSQL is absent). */
 const POSTGRES_ONLY = ['test/scale-out/postgres.test.ts']
@@ -140,8 +148,15 @@ function runFile({ dialect, file }, { prefix, colour }) {
   let output = ''
   child.stdout.on('data', (chunk) => (output += chunk))
   child.stderr.on('data', (chunk) => (output += chunk))
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    child.kill('SIGKILL')
+  }, FILE_TIMEOUT_MS)
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      if (timedOut) output += `\n✖ stopped: still running after ${FILE_TIMEOUT_MS / 1000} s (RAGTIME_TEST_FILE_TIMEOUT_MS)\n`
       const lines = output.replace(/\n$/, '').split('\n')
       const counts = Object.fromEntries(COUNTS.map((name) => [name, 0]))
       for (const line of lines) {
