@@ -1,7 +1,6 @@
 import path from 'node:path'
 import { z } from 'zod'
 import { normalizeAddress, parseMailbox } from '../lib/email-address.ts'
-import { webhookSecretProblems } from '../mail/webhooks/secrets.ts'
 import { readDkimKey } from './dkim-key.ts'
 import {
   type DatabaseLocation,
@@ -294,13 +293,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), needs: C
   if (e.RAGTIME_MAIL_LEASE < 1_000) {
     problems.push({ variable: 'RAGTIME_MAIL_LEASE', message: 'must be at least 1s' })
   }
-  const webhookSecrets = {
-    postmark: e.RAGTIME_WEBHOOK_POSTMARK_SECRET,
-    resend: e.RAGTIME_WEBHOOK_RESEND_SECRET,
-    mailgun: e.RAGTIME_WEBHOOK_MAILGUN_SECRET,
-    ses: e.RAGTIME_WEBHOOK_SES_SECRET,
-  }
-  problems.push(...webhookSecretProblems(webhookSecrets))
   if (problems.length > 0) throw new ConfigError(problems)
 
   return deepFreeze<Config>({
@@ -339,7 +331,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), needs: C
     dkim,
     bounceAddress: e.RAGTIME_BOUNCE_ADDRESS,
     bounceSmtpPort: e.RAGTIME_BOUNCE_SMTP_PORT,
-    webhookSecrets,
+    webhookSecrets: {
+      postmark: e.RAGTIME_WEBHOOK_POSTMARK_SECRET,
+      resend: e.RAGTIME_WEBHOOK_RESEND_SECRET,
+      mailgun: e.RAGTIME_WEBHOOK_MAILGUN_SECRET,
+      ses: e.RAGTIME_WEBHOOK_SES_SECRET,
+    },
     dnsServers: e.RAGTIME_DNS_SERVERS,
     delivery: {
       // The starting point never exceeds the ceiling.

@@ -6,7 +6,6 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, test } from 'node:test'
 import type { LightMyRequestResponse } from 'fastify'
-import { ConfigError, loadConfig } from '../../src/config/index.ts'
 import { webhookProviders } from '../../src/mail/webhooks/index.ts'
 import { tempDir } from '../helpers/env.ts'
 import { type WebHarness, webHarness } from '../helpers/web.ts'
@@ -614,31 +613,5 @@ describe('webhooks and the rest of the app', () => {
     assert.throws(() => webhookProviders({ ...none, ses: signer.certificate }), /must also list the SNS topic ARN/)
     assert.equal(webhookProviders({ ...none, ses: `${signer.certificate}\n${TOPIC_ARN}` }).get('ses')?.warning, undefined)
     assert.deepEqual([...webhookProviders({ ...none, mailgun: MAILGUN_KEY }).keys()], ['mailgun'])
-  })
-
-  test('a bad secret is listed at start-up with every other bad variable, in every process that reads the configuration', () => {
-    const env = {
-      NODE_ENV: 'production',
-      DATABASE_URL: `sqlite:${path.join(tempDir(), 'x.sqlite')}`,
-      BASE_URL: 'https://ragtime.example.com',
-      RAGTIME_WEBHOOK_POSTMARK_SECRET: 'only-a-password',
-      RAGTIME_WEBHOOK_SES_SECRET: '/no/such/file.pem',
-      RAGTIME_WEBHOOK_MAILGUN_SECRET: MAILGUN_KEY,
-    }
-    const error = (() => {
-      try {
-        loadConfig(env)
-      } catch (err) {
-        return err
-      }
-      return undefined
-    })()
-    assert.ok(error instanceof ConfigError, String(error))
-    assert.deepEqual(
-      error.problems.map((p) => p.variable),
-      ['SECRET_KEY', 'RAGTIME_WEBHOOK_POSTMARK_SECRET', 'RAGTIME_WEBHOOK_SES_SECRET'],
-    )
-    assert.match(error.message, /^ {2}- RAGTIME_WEBHOOK_POSTMARK_SECRET: must be user:password/m)
-    assert.match(error.message, /^ {2}- RAGTIME_WEBHOOK_SES_SECRET: no PEM in it, and it is not a readable file/m)
   })
 })
