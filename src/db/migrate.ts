@@ -21,9 +21,13 @@ const TABLE = 'ragtime_migration'
  * `all`: the steps, by name (the tests pass their own).
  */
 export async function migrateToLatest(db: Db, all: Record<string, Migration> = migrations(db.dialect)): Promise<string[]> {
-  const steps = Object.entries(all).sort(([a], [b]) => a.localeCompare(b))
+  const steps = Object.entries(all).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   const kysely = db.kysely as unknown as Kysely<{ [TABLE]: { name: string; timestamp: string } }>
-  return kysely.transaction().execute(async (trx) => {
+  // Read committed whatever the server's default: under repeatable read or serializable, a run
+  // that waited for the lock would read the bookkeeping as it was before it waited, and apply
+  // again what the other run has just applied.
+  const transaction = db.dialect === 'postgres' ? kysely.transaction().setIsolationLevel('read committed') : kysely.transaction()
+  return transaction.execute(async (trx) => {
     if (db.dialect === 'postgres') {
       await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ${`.${TABLE}`}))`.execute(trx)
     }
