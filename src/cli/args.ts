@@ -32,7 +32,7 @@ export type Parsed<S> = S extends CommandSpec<infer O> ? NonNullable<ReturnType<
  * error (an unknown option, a missing value, an extra argument) ends the process with status 2.
  *
  * ```ts
- * const parsed = parseCommand(args, { name: 'worker', usage: WORKER_USAGE, options: { 'metrics-port': { type: 'string' } } })
+ * const parsed = parseCommand(args, WORKER) // a spec from src/cli/specs.ts
  * if (!parsed) return
  * ```
  */

@@ -37,7 +37,8 @@ async function main(argv: string[]): Promise<void> {
   const name = first === 'mail' && second !== undefined && !second.startsWith('-') ? `mail ${second}` : first
   const found = name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
   if (found) {
-    const rest = words.slice(name!.split(' ').length)
+    // `mail retry` typed as two words, or (quoted) as one.
+    const rest = words.slice(name === first ? 1 : 2)
     await found(help ? [...rest, '--help'] : rest)
   } else if (first === undefined || first === '-h' || first === '--help') {
     process.stdout.write(`${specs.USAGE}\n`)

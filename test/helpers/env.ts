@@ -19,6 +19,10 @@ export function tempDir(): string {
 
 /** A database of the test's own: a fresh SQLite file, or on the PostgreSQL pass a fresh schema. */
 export function testDatabaseUrl(): string {
+  // scripts/run-tests.mjs runs the files it lists as using no database once only, with this set.
+  if (process.env.RAGTIME_TEST_NO_DATABASE === '1') {
+    throw new Error('this file is on DATABASE_FREE in scripts/run-tests.mjs, so it runs on one pass only: take it off the list to use a database')
+  }
   if (!ON_POSTGRES) return `sqlite:${path.join(tempDir(), 'ragtime.sqlite')}`
   // Dropped in bulk by scripts/run-tests.mjs after the pass, once every connection is gone.
   return createTestSchema()

@@ -92,7 +92,7 @@ describe('lanes: high-priority mail goes ahead of notices', () => {
 
     // Counted in messages, not milliseconds: a loaded machine stretches time, not the order. What
     // may go first: the notices on the five connections and those the worker had claimed already.
-    const overtaken: number[] = []
+    const wentFirst: number[] = []
     const latencies: number[] = []
     for (let i = 0; i < confirmations; i++) {
       const to = `confirm${i}@example.test`
@@ -101,13 +101,13 @@ describe('lanes: high-priority mail goes ahead of notices', () => {
       const noticesBefore = acceptedAt.size
       await until(() => acceptedAt.has(to), `${to} to be accepted`, 10_000)
       latencies.push((acceptedAt.get(to) as number) - committedAt)
-      overtaken.push(acceptedAt.size - 1 - noticesBefore)
+      wentFirst.push(acceptedAt.size - 1 - noticesBefore)
       await sleep(100 + Math.random() * 200)
     }
     const noticesAccepted = h.sink.received.length - confirmations
-    const report = `notices accepted between each confirmation's commit and its acceptance: ${overtaken.join(', ')}; latencies ${latencies.map((ms) => Math.round(ms)).join(', ')} ms; ${noticesAccepted} of ${notices} notices out by then`
+    const report = `notices accepted between each confirmation's commit and its acceptance: ${wentFirst.join(', ')}; latencies ${latencies.map((ms) => Math.round(ms)).join(', ')} ms; ${noticesAccepted} of ${notices} notices out by then`
     console.log(`  # ${ON_POSTGRES ? 'PostgreSQL' : 'SQLite'}: ${report}`)
-    for (const count of overtaken) assert.ok(count <= 40, report)
+    for (const count of wentFirst) assert.ok(count <= 40, report)
     // Far ahead of the backlog: most notices were still waiting.
     assert.ok(noticesAccepted < notices / 2, report)
 
