@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
+import { connect, type Socket } from 'node:net'
 import { after, describe, test } from 'node:test'
 import nodemailer from 'nodemailer'
 import { readReport, startBounceReceiver, systemClock, verpFromConfig } from '../../src/mail/index.ts'
 import { silentLogger } from '../helpers/env.ts'
 import { harness } from '../helpers/outbox.ts'
+import { until } from '../helpers/wait.ts'
 
 const BOUNCES = 'bounces@ragtime.test'
 
@@ -31,7 +33,22 @@ async function setUp() {
   }
   const suppression = () => h.db.kysely.selectFrom('mail_suppression').selectAll().where('address', '=', 'ann@example.net').executeTakeFirst()
   const feedback = () => h.db.kysely.selectFrom('mail_feedback').selectAll().orderBy('id').execute()
-  return { h, id, verp, delivered, messageId, report, suppression, feedback }
+  return { h, id, verp, delivered, messageId, report, suppression, feedback, port: receiver.port }
+}
+
+/** A raw connection to `port` and the first line the server says (its greeting, or a refusal). */
+async function greeting(port: number): Promise<{ socket: Socket; line: string }> {
+  const socket = connect(port, '127.0.0.1')
+  after(() => socket.destroy())
+  const line = await new Promise<string>((resolve, reject) => {
+    let text = ''
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString()
+      if (text.includes('\r\n')) resolve(text.split('\r\n')[0] ?? '')
+    })
+    socket.on('error', reject)
+  })
+  return { socket, line }
 }
 
 function dsn({ id = 'dsn-1@mx.example.net', action = 'failed', status = '5.1.1', messageId = '<unknown@ragtime.test>', finalRecipient = 'ann@example.net' } = {}) {
@@ -188,6 +205,28 @@ describe('bounces by mail: VERP envelope senders and a bounce receiver', () => {
     // Still serving.
     await report(dsn())
     assert.equal((await h.outbox.get(id))?.state, 'bounced')
+  })
+})
+
+describe('the bounce receiver’s connections', () => {
+  test('one address gets ten at once; the eleventh is told 421 and closed; a slot comes back when one closes', async () => {
+    const { port } = await setUp()
+    const held = []
+    for (let i = 0; i < 10; i++) held.push(await greeting(port))
+    assert.ok(held.every((c) => c.line.startsWith('220 ')), held.map((c) => c.line).join('\n'))
+    const refused = await greeting(port)
+    assert.match(refused.line, /^421 /)
+    refused.socket.destroy()
+    const closed = held.pop()!
+    closed.socket.end('QUIT\r\n')
+    await new Promise((resolve) => closed.socket.once('close', resolve))
+    await until(async () => {
+      const again = await greeting(port)
+      again.socket.destroy()
+      return again.line.startsWith('220 ')
+    }, 'a slot to come back')
+    // Before the receiver's close, which would wait for them.
+    for (const c of held) c.socket.destroy()
   })
 })
 

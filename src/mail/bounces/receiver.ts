@@ -8,6 +8,9 @@ import { readReport } from './reports.ts'
 /** Reports are small; a bounce that returns a whole large message is cut off and refused. */
 const MAX_MESSAGE_BYTES = 1024 * 1024
 const MAX_RECIPIENTS = 10
+/** Connections at once, in all and from one address: one sender cannot take every slot. */
+const MAX_CLIENTS = 100
+const MAX_CLIENTS_PER_ADDRESS = 10
 
 export interface BounceReceiver {
   readonly port: number
@@ -36,6 +39,8 @@ export async function startBounceReceiver(options: BounceReceiverOptions): Promi
   const { db, clock, logger, verp, host } = options
   const bounceAddress = options.bounceAddress.toLowerCase()
   const { SMTPServer } = await import('smtp-server')
+  const open = new Map<string, number>()
+  const counted = new Set<string>()
   const server = new SMTPServer({
     name: 'ragtime-bounces',
     banner: 'Ragtime bounce receiver',
@@ -43,9 +48,26 @@ export async function startBounceReceiver(options: BounceReceiverOptions): Promi
     disabledCommands: ['AUTH', 'STARTTLS'],
     disableReverseLookup: true,
     size: MAX_MESSAGE_BYTES,
-    maxClients: 100,
+    maxClients: MAX_CLIENTS,
     socketTimeout: 30_000,
     logger: false,
+    onConnect(session, callback) {
+      const from = session.remoteAddress
+      const now = open.get(from) ?? 0
+      if (now >= MAX_CLIENTS_PER_ADDRESS) {
+        callback(Object.assign(new Error('4.7.0 too many connections from your address, try again later'), { responseCode: 421 }))
+        return
+      }
+      open.set(from, now + 1)
+      counted.add(session.id)
+      callback()
+    },
+    onClose(session) {
+      if (!counted.delete(session.id)) return
+      const left = (open.get(session.remoteAddress) ?? 1) - 1
+      if (left > 0) open.set(session.remoteAddress, left)
+      else open.delete(session.remoteAddress)
+    },
     onRcptTo(address, session, callback) {
       const recipient = address.address.toLowerCase()
       if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) {
