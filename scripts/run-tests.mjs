@@ -221,8 +221,7 @@ for (const dir of ['src', 'test'].filter((dir) => existsSync(path.join('dist', d
   }
 }
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
-const compiled = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.test.json'], { stdio: 'inherit' })
-if (compiled.status !== 0) {
+if (spawnSync(process.execPath, [tsc, '-p', 'tsconfig.test.json'], { stdio: 'inherit' }).status !== 0) {
   console.error('the tests did not compile (tsc -p tsconfig.test.json)')
   process.exit(1)
 }

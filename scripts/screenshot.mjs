@@ -6,24 +6,14 @@
 // Through tsx (see package.json), for the browser helper the tests use.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { fileURLToPath, URL } from 'node:url'
-import { browserMissing, launchChromium } from '../test/helpers/browser.ts'
+import { browserMissing, freePort, launchChromium, signUpInBrowser } from '../test/helpers/browser.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const out = path.resolve(process.argv[2] ?? path.join(root, 'docs/images/dev-inbox.png'))
-
-/** A TCP port nothing listens on now. */
-async function freePort() {
-  const server = createServer()
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** `ragtime serve` in `cwd`; resolves once its banner says it is running. */
 async function serve(cwd, env) {
@@ -60,13 +50,7 @@ try {
   browser = await launchChromium()
   const inbox = await browser.newPage({ viewport: { width: 1000, height: 640 } })
   await inbox.goto(`${base}/dev/mail`)
-  const page = await browser.newPage()
-  await page.goto(`${base}/auth/register`)
-  await page.fill('#email', 'ann@example.test')
-  await page.fill('#username', 'ann')
-  await page.fill('#password', 'correct horse battery')
-  await page.click('button[type=submit]')
-  await page.waitForURL('**/auth/check-email')
+  await signUpInBrowser(await browser.newPage(), base, { email: 'ann@example.test', username: 'ann', password: 'correct horse battery' })
   // The open inbox shows it by itself (server-sent events).
   await inbox.waitForSelector('text=Ragtime — Confirm your account', { timeout: 10_000 })
   await inbox.screenshot({ path: out })

@@ -6,7 +6,7 @@ import nodemailer from 'nodemailer'
 import type { Browser, Page } from 'playwright-core'
 import { transaction } from '../../src/db/index.ts'
 import { devInboxStore, startCaptureServer } from '../../src/mail/index.ts'
-import { browserMissing, freePort, launchBrowser } from '../helpers/browser.ts'
+import { browserMissing, freePort, launchBrowser, logInInBrowser } from '../helpers/browser.ts'
 import { silentLogger } from '../helpers/env.ts'
 import { ON_POSTGRES } from '../helpers/postgres.ts'
 import { confirmedUser, linkIn, type TestUser, type WebHarness, webHarness } from '../helpers/web.ts'
@@ -239,13 +239,6 @@ async function visit(page: Page, path: string, label: string, f: Findings, statu
   await audit(page, label, f)
 }
 
-async function logIn(page: Page, baseUrl: string, user: TestUser) {
-  await page.goto(`${baseUrl}/auth/login`)
-  await page.fill('#email', user.email)
-  await page.fill('#password', user.password)
-  await page.click('main button[type=submit]')
-  await page.waitForLoadState()
-}
 
 /** A browser session of its own (cookies); CSP bypassed so that axe's source can be injected. */
 async function session(browser: Browser, baseUrl: string): Promise<Page> {
@@ -323,13 +316,13 @@ async function tour(): Promise<Findings> {
 
   // Logged in, unconfirmed: waiting for the link, then a bounce with the correction form.
   const pending = await session(browser, baseUrl)
-  await logIn(pending, baseUrl, ann)
+  await logInInBrowser(pending, baseUrl, ann)
   assert.match(pending.url(), /\/auth\/unconfirmed$/)
   await audit(pending, 'unconfirmed, on its way', f)
   await visit(pending, '/auth/change-email', 'change-email, unconfirmed (sent to the unconfirmed page)', f)
   await h.client().json('POST', '/auth/register', bob)
   const bounced = await session(browser, baseUrl)
-  await logIn(bounced, baseUrl, bob)
+  await logInInBrowser(bounced, baseUrl, bob)
   await bounced.waitForSelector('#delivery[data-state="failed"]', { timeout: 15_000 })
   await visit(bounced, '/auth/unconfirmed', 'unconfirmed, bounced, with the correction form', f)
   assert.ok(await bounced.isVisible('#correct-address #email'), 'the correction form is shown')
@@ -341,7 +334,7 @@ async function tour(): Promise<Findings> {
 
   // Logged in, confirmed.
   const member = await session(browser, baseUrl)
-  await logIn(member, baseUrl, cat)
+  await logInInBrowser(member, baseUrl, cat)
   await visit(member, '/', 'home, logged in', f)
   await visit(member, '/auth/change-email', 'change-email', f)
   await member.fill('#email', 'cat@')
@@ -369,7 +362,7 @@ async function tour(): Promise<Findings> {
   await h.deps.outbox.waitFor(later, 'retrying')
   await h.deps.outbox.waitFor(await enqueue(h, 'gone@example.test'), 'suppressed')
   const admin = await session(browser, baseUrl)
-  await logIn(admin, baseUrl, boss)
+  await logInInBrowser(admin, baseUrl, boss)
   await visit(admin, '/admin/mail', 'outbox dashboard', f)
   for (const rows of ['table.failing tbody tr', 'table.queued tbody tr', 'table.suppressions tbody tr']) {
     assert.ok((await admin.locator(rows).count()) > 0, `the dashboard lists ${rows}`)

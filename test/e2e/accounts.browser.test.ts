@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { browserMissing, freePort, launchBrowser } from '../helpers/browser.ts'
+import { browserMissing, freePort, launchBrowser, signUpInBrowser } from '../helpers/browser.ts'
 import { linkIn, webHarness } from '../helpers/web.ts'
 
 const missing = browserMissing()
@@ -15,12 +15,7 @@ describe('in a real browser', { skip: missing }, () => {
     const browser = await launchBrowser()
     const page = await browser.newPage()
 
-    await page.goto(`${baseUrl}/auth/register`)
-    await page.fill('#email', 'ann@example.test')
-    await page.fill('#username', 'ann')
-    await page.fill('#password', 'correct horse battery')
-    await page.click('button[type=submit]')
-    await page.waitForURL(`${baseUrl}/auth/check-email`)
+    await signUpInBrowser(page, baseUrl, { email: 'ann@example.test', username: 'ann', password: 'correct horse battery' })
     assert.match(await page.textContent('h1') ?? '', /Check your email/)
 
     const mail = await h.mailTo('ann@example.test')

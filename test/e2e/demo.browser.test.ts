@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import nodemailer from 'nodemailer'
-import { browserMissing, freePort, launchBrowser } from '../helpers/browser.ts'
+import { browserMissing, freePort, launchBrowser, signUpInBrowser } from '../helpers/browser.ts'
 import { spawnRagtime } from '../helpers/cli.ts'
 import { ON_POSTGRES } from '../helpers/postgres.ts'
 import { startSmtpSink } from '../helpers/smtp-sink.ts'
@@ -51,13 +51,7 @@ describe('the embedded demo (npm start with no configuration)', { skip: embedded
     const browser = await launchBrowser()
     const inbox = await browser.newPage({ viewport: { width: 1000, height: 640 } })
     await inbox.goto(`${base}/dev/mail`)
-    const page = await browser.newPage()
-    await page.goto(`${base}/auth/register`)
-    await page.fill('#email', 'ann@example.test')
-    await page.fill('#username', 'ann')
-    await page.fill('#password', 'correct horse battery')
-    await page.click('button[type=submit]')
-    await page.waitForURL('**/auth/check-email')
+    await signUpInBrowser(await browser.newPage(), base, { email: 'ann@example.test', username: 'ann', password: 'correct horse battery' })
 
     // The open inbox updates by itself (server-sent events), within a few seconds.
     await inbox.waitForSelector('text=Ragtime — Confirm your account', { timeout: 10_000 })

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { Page } from 'playwright-core'
 import { transaction } from '../../src/db/index.ts'
-import { browserMissing, freePort, launchBrowser } from '../helpers/browser.ts'
+import { browserMissing, freePort, launchBrowser, logInInBrowser, signUpInBrowser } from '../helpers/browser.ts'
 import { confirmedUser, type WebHarness, webHarness } from '../helpers/web.ts'
 
 const missing = browserMissing()
@@ -19,13 +18,6 @@ async function served(options: Parameters<typeof webHarness>[0] = {}) {
   return { h, baseUrl }
 }
 
-async function logIn(page: Page, baseUrl: string, user: { email: string; password: string }) {
-  await page.goto(`${baseUrl}/auth/login`)
-  await page.fill('#email', user.email)
-  await page.fill('#password', user.password)
-  await page.click('main button[type=submit]')
-  await page.waitForLoadState()
-}
 
 async function enqueue(h: WebHarness, to: string) {
   const context = { sentAt: 'now', baseUrl: 'http://x' }
@@ -56,13 +48,13 @@ describe('operating it, in a real browser', { skip: missing }, () => {
 
     const browser = await launchBrowser()
     const other = await browser.newPage()
-    await logIn(other, baseUrl, ann)
+    await logInInBrowser(other, baseUrl, ann)
     const refused = await other.goto(`${baseUrl}/admin/mail`)
     assert.equal(refused?.status(), 403)
     assert.match((await other.textContent('main')) ?? '', /Only the administrator/)
 
     const page = await browser.newPage()
-    await logIn(page, baseUrl, boss)
+    await logInInBrowser(page, baseUrl, boss)
     await page.click('a:has-text("Outbox")')
     await page.waitForURL(`${baseUrl}/admin/mail`)
     for (const state of ['sent', 'retrying', 'dead', 'queued'] as const) {
@@ -110,13 +102,8 @@ describe('operating it, in a real browser', { skip: missing }, () => {
     })
     const browser = await launchBrowser()
     const page = await browser.newPage()
-    await page.goto(`${baseUrl}/auth/register`)
-    await page.fill('#email', 'ann@exampel.test')
-    await page.fill('#username', 'ann')
-    await page.fill('#password', ann.password)
-    await page.click('main button[type=submit]')
-    await page.waitForURL(`${baseUrl}/auth/check-email`)
-    await logIn(page, baseUrl, { email: 'ann@exampel.test', password: ann.password })
+    await signUpInBrowser(page, baseUrl, { email: 'ann@exampel.test', username: 'ann', password: ann.password })
+    await logInInBrowser(page, baseUrl, { email: 'ann@exampel.test', password: ann.password })
     await page.waitForURL(`${baseUrl}/auth/unconfirmed`)
     assert.match((await page.textContent('#delivery-headline')) ?? '', /on its way/)
     assert.equal(await page.isVisible('#correct-address'), false)

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { after } from 'node:test'
-import { type Browser, chromium } from 'playwright-core'
+import { type Browser, chromium, type Page } from 'playwright-core'
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -39,3 +39,22 @@ export async function launchBrowser(): Promise<Browser> {
 
 
 export { freePort } from './wait.ts'
+
+/** Signs `user` up through the form at `baseUrl`; resolves on the "Check your email" page. */
+export async function signUpInBrowser(page: Page, baseUrl: string, user: { email: string; username: string; password: string }): Promise<void> {
+  await page.goto(`${baseUrl}/auth/register`)
+  await page.fill('#email', user.email)
+  await page.fill('#username', user.username)
+  await page.fill('#password', user.password)
+  await page.click('main button[type=submit]')
+  await page.waitForURL(`${baseUrl}/auth/check-email`)
+}
+
+/** Logs `user` in through the form at `baseUrl`; resolves once the next page has loaded. */
+export async function logInInBrowser(page: Page, baseUrl: string, user: { email: string; password: string }): Promise<void> {
+  await page.goto(`${baseUrl}/auth/login`)
+  await page.fill('#email', user.email)
+  await page.fill('#password', user.password)
+  await page.click('main button[type=submit]')
+  await page.waitForLoadState()
+}
