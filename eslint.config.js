@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'data/', 'coverage/', 'scratch/'] },
+  { ignores: ['node_modules/', '**/dist/', 'data/', 'coverage/', 'scratch/', '.scratch/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -20,7 +20,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/config/**', 'scripts/**', 'bench/**', 'test/**'],
+    files: ['src/config/**', 'scripts/**', 'bench/**', 'test/**', 'examples/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

@@ -12,5 +12,12 @@ if (stale === undefined) {
   console.error(`ragtime: running the TypeScript sources through tsx (${stale}; \`npm run build\` compiles them)`)
   const { register } = await import('tsx/esm/api')
   register()
+  // The engine from its sources too (its exports map's "@ragtime/source" condition), not from its
+  // dist/, which may be as stale as ours or missing.
+  const { register: registerHooks } = await import('node:module')
+  const hook = `export function resolve(specifier, context, next) {
+    return next(specifier, specifier === '@ragtime/outbox' ? { ...context, conditions: [...context.conditions, '@ragtime/source'] } : context)
+  }`
+  registerHooks(`data:text/javascript,${encodeURIComponent(hook)}`)
   await import('../src/cli/main.ts')
 }

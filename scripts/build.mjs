@@ -1,5 +1,5 @@
-// npm run build: compiles src/ (and templates/mail/samples.ts, which src/ imports) to dist/ with
-// tsc, incrementally (about 2 s when nothing changed), then links every
+// npm run build: compiles the engine, packages/outbox (@ragtime/outbox), to its own dist/, then
+// src/ (and templates/mail/samples.ts, which src/ imports) to dist/ with tsc, incrementally (about 2 s when nothing changed), then links every
 // other file of templates/ and public/ into dist/, so that the compiled modules find them where
 // the sources do and template edits need no build. Last, it writes dist/.built, dated when the
 // build started: bin/ragtime.js runs dist/ only while no source is newer than that.
@@ -25,8 +25,10 @@ try {
   console.warn('ragtime build: TypeScript is not installed (dev dependencies omitted); bin/ragtime.js will run the sources through tsx')
   process.exit(0)
 }
-const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' })
-if (result.status !== 0) process.exit(result.status ?? 1)
+for (const project of ['packages/outbox/tsconfig.json', 'tsconfig.build.json']) {
+  const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, project)], { stdio: 'inherit' })
+  if (result.status !== 0) process.exit(result.status ?? 1)
+}
 
 /** Links each entry of `from` missing from `to` (a directory tsc also wrote into is entered instead). */
 function linkMissing(from, to) {
@@ -46,3 +48,4 @@ const stamp = path.join(dist, '.built')
 writeFileSync(stamp, `${started.toISOString()}\n`)
 utimesSync(stamp, started, started)
 if (!existsSync(path.join(dist, 'src/cli/main.js'))) throw new Error('the build wrote no dist/src/cli/main.js')
+if (!existsSync(path.join(root, 'packages/outbox/dist/index.js'))) throw new Error('the build wrote no packages/outbox/dist/index.js')

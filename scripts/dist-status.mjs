@@ -4,7 +4,7 @@
 import { readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 
-const CONFIGS = ['tsconfig.json', 'tsconfig.build.json']
+const CONFIGS = ['tsconfig.json', 'tsconfig.build.json', 'packages/outbox/tsconfig.json']
 /** Read at run time relative to the modules; the build links each of their files into dist/. */
 const ASSET_DIRS = ['templates', 'public']
 
@@ -16,7 +16,8 @@ export function distStale(root) {
   const files = (dir) => readdirSync(path.join(root, dir), { recursive: true, withFileTypes: true })
     .filter((entry) => !entry.isDirectory())
     .map((entry) => path.relative(root, path.join(entry.parentPath ?? entry.path, entry.name)))
-  for (const file of [...files('src'), ...CONFIGS]) if (newer(file)) return `${file} is newer than dist/`
+  // The engine (@ragtime/outbox, packages/outbox/src) is built by the same build, before the app.
+  for (const file of [...files('src'), ...files('packages/outbox/src'), ...CONFIGS]) if (newer(file)) return `${file} is newer than dist/`
   for (const file of ASSET_DIRS.flatMap(files)) {
     if (file.endsWith('.ts')) {
       if (newer(file)) return `${file} is newer than dist/`

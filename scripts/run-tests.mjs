@@ -70,6 +70,7 @@ const DATABASE_FREE = [
   'test/mail/smtp-pool-warm.test.ts',
   'test/mail/smtp-pool.test.ts',
   'test/mail/templates.test.ts',
+  'test/package/example.test.ts',
   'test/setup/engines.test.ts',
 ]
 for (const file of DATABASE_FREE) {

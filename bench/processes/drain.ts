@@ -2,7 +2,7 @@
 import pino from 'pino'
 import { loadConfig } from '../../src/config/index.ts'
 import { openDatabase } from '../../src/db/index.ts'
-import { DeliveryWorker, outboxFromConfig, smtpTransport } from '../../src/mail/index.ts'
+import { outboxFromConfig, workerFromConfig } from '../../src/mail/index.ts'
 
 const [file, port, concurrency] = process.argv.slice(2) as [string, string, string]
 const config = loadConfig({
@@ -10,17 +10,14 @@ const config = loadConfig({
   MAIL_SERVER: '127.0.0.1',
   MAIL_PORT: port,
   RAGTIME_MAIL_CONCURRENCY: concurrency,
+  // Exactly this many connections, as the baselines have.
+  RAGTIME_MAIL_MAX_CONNECTIONS: concurrency,
   RAGTIME_MAIL_SENDER: 'Ragtime <noreply@ragtime.test>',
 })
 const db = openDatabase(config.database)
 const outbox = outboxFromConfig(config, db)
 const before = (await outbox.status()).counts.queued
-const worker = new DeliveryWorker({
-  outbox,
-  transport: smtpTransport({ ...config.smtp!, maxConnections: config.delivery.concurrency }),
-  delivery: config.delivery,
-  logger: pino({ level: 'warn' }),
-})
+const worker = workerFromConfig(config, outbox, pino({ level: 'warn' }))
 const started = performance.now()
 const idle = worker.whenIdle()
 worker.start()

@@ -1,4 +1,4 @@
-// Baseline (b), the limit: Ragtime's own SMTP transport (src/mail/transports/smtp.ts, the pool
+// Baseline (b), the limit: Ragtime's own SMTP transport (`smtpTransport` of @ragtime/outbox, the pool
 // the worker sends through, configured as drain.ts configures it) writing the prepared queue's
 // bytes from memory: no database, no claims, no bookkeeping. Its pool queues sends waiting for a
 // connection, so more are kept in flight than it has connections. Prints {rate, maxRssMb}.

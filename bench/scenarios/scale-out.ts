@@ -4,6 +4,7 @@
 // bound by SMTP latency, and each worker brings its 5 connections. One worker uncapped (up to the
 // default 50) is measured beside them, to show what adaptive connections alone do.
 import { sql } from 'kysely'
+import { notifyChannel } from '@ragtime/outbox'
 import { transaction } from '../../src/db/index.ts'
 import { type RagtimeProcess, ragtimeEnv, startWorker } from '../lib/app-process.ts'
 import { newPostgresDatabase, postgresAnswers } from '../lib/databases.ts'
@@ -40,7 +41,7 @@ async function throughput(workers: number, messages: number, sink: Sink, maxConn
     const releasedAt = epochMs()
     await transaction(database.db.kysely, async (trx) => {
       await trx.updateTable('mail_outbox').set({ run_at: Date.now() }).execute()
-      await sql`select pg_notify('ragtime_mail', '')`.execute(trx)
+      await sql`select pg_notify(${notifyChannel()}, '')`.execute(trx)
     })
     const lastAcceptedAt = await sink.waitForAccepted(messages, 120_000)
     return messages / ((lastAcceptedAt - releasedAt) / 1000)

@@ -2,7 +2,7 @@
 // the arguments (and answers --help) with these before it loads a command's module, so help and
 // usage errors cost a few milliseconds, not the loading of the whole app.
 import { defineCommand } from './args.ts'
-import { MAIL_STATES } from '../mail/states.ts'
+import { MAIL_STATES } from '@ragtime/outbox'
 
 /** Where `ragtime bounces` listens when RAGTIME_BOUNCE_SMTP_PORT is unset (25 needs root: forward it). */
 export const DEFAULT_BOUNCE_PORT = 2525

@@ -1,4 +1,5 @@
 import path from 'node:path'
+import type { DeliveryOptions, SmtpOptions } from '@ragtime/outbox'
 import { z } from 'zod'
 import { normalizeAddress, parseMailbox } from '../lib/email-address.ts'
 import { readDkimKey } from './dkim-key.ts'
@@ -22,43 +23,11 @@ import {
 export type { DatabaseLocation, TrustedProxies } from './parsers.ts'
 
 /** How the outbox delivers: every default is documented in docs/outbox.md. */
-export interface DeliveryConfig {
-  /** SMTP connections per worker process to start with; adapts up to `maxConnections`. */
-  readonly concurrency: number
-  /** The most SMTP connections to one relay, across every worker process sharing the database. */
-  readonly maxConnections: number
-  /** The relay's send quota in messages per second, across every worker; unset: none known. */
-  readonly rate: number | undefined
-  /** Per recipient domain (lower case, exact): the most messages per second, across every worker. */
-  readonly domainRates: ReadonlyMap<string, number>
-  /** Messages claimed per batch; the most a worker holds in memory. */
-  readonly batchSize: number
-  /** Delay before the first retry; doubles (with jitter) after each failure. */
-  readonly retryFirstMs: number
-  /** The longest delay between two attempts. */
-  readonly retryMaxMs: number
-  /** After this long since the first attempt, a transient failure becomes `dead`. */
-  readonly giveUpMs: number
-  /** How long a claim is held before another worker may take it over; renewed while sending. */
-  readonly leaseMs: number
-  /** How long in-flight sends may take to finish at shutdown. */
-  readonly shutdownGraceMs: number
-  /** How often an idle worker looks for mail it was not woken for (other processes). */
-  readonly pollMs: number
-  /** Sent mail keeps its stored message this long; its row (metadata) stays. */
-  readonly retentionMs: number
-}
+/** How workers deliver (the outbox's delivery options, every one set from RAGTIME_MAIL_*). */
+export type DeliveryConfig = DeliveryOptions
 
-export interface SmtpConfig {
-  readonly host: string
-  readonly port: number
-  /** STARTTLS (Flask-Mail's MAIL_USE_TLS). */
-  readonly startTls: boolean
-  /** TLS from the first byte (Flask-Mail's MAIL_USE_SSL). */
-  readonly secure: boolean
-  readonly username: string | undefined
-  readonly password: string | undefined
-}
+/** An SMTP relay: MAIL_SERVER … (startTls is Flask-Mail's MAIL_USE_TLS, secure its MAIL_USE_SSL). */
+export type SmtpConfig = SmtpOptions
 
 /** Signs every message at enqueue (relaxed/relaxed, rsa-sha256). */
 export interface DkimConfig {

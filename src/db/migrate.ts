@@ -1,3 +1,4 @@
+import { migrate as migrateOutbox } from '@ragtime/outbox'
 import { type Kysely, type Migration, sql } from 'kysely'
 import type { Db } from './index.ts'
 import { migrations } from './migrations/index.ts'
@@ -18,9 +19,18 @@ const TABLE = 'ragtime_migration'
  * with ours. Here the only queries are ours. Concurrent runs (several processes starting at once)
  * take turns: on PostgreSQL behind a transaction-scoped advisory lock keyed on the schema, on
  * SQLite behind the write lock that `BEGIN IMMEDIATE` takes (src/db/sqlite-dialect.ts).
- * `all`: the steps, by name (the tests pass their own).
+ * `all`: the steps, by name (the tests pass their own, and then the outbox's are left alone).
  */
-export async function migrateToLatest(db: Db, all: Record<string, Migration> = migrations(db.dialect)): Promise<string[]> {
+export async function migrateToLatest(db: Db, all?: Record<string, Migration>): Promise<string[]> {
+  const applied = await migrateApp(db, all ?? migrations(db.dialect))
+  if (all) return applied
+  // Then the outbox's own steps (mail_migration): its tables were made by our 0001, 0004, 0006
+  // and 0007 before it became a package, and its first step takes them over as they are.
+  const outbox = await migrateOutbox(db.kysely, { dialect: db.dialect })
+  return [...applied, ...outbox.map((name) => `@ragtime/outbox:${name}`)]
+}
+
+async function migrateApp(db: Db, all: Record<string, Migration>): Promise<string[]> {
   const steps = Object.entries(all).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   const kysely = db.kysely as unknown as Kysely<{ [TABLE]: { name: string; timestamp: string } }>
   // Read committed whatever the server's default: under repeatable read or serializable, a run

@@ -1,95 +1,7 @@
 import type { Generated } from 'kysely'
+import type { Millis, OutboxTables } from '@ragtime/outbox'
 
-/** Times are integer milliseconds since the epoch on both databases. */
-export type Millis = number
-
-export interface MailOutboxTable {
-  id: Generated<number>
-  state: string
-  /** 0 runs first; see MAIL_PRIORITIES. */
-  priority: number
-  template: string
-  recipient: string
-  subject: string
-  message_id: string
-  envelope_from: string
-  dedupe_key: string | null
-  attempts: Generated<number>
-  last_error: string | null
-  /** The SMTP server's reply when it accepted the message. */
-  last_response: string | null
-  created_at: Millis
-  run_at: Millis
-  first_attempt_at: Millis | null
-  sent_at: Millis | null
-  updated_at: Millis
-  locked_by: string | null
-  locked_until: Millis | null
-  /** When retention removed the stored message of this sent mail (its row stays). */
-  body_purged_at: Millis | null
-  /** The body carries a credential (a link) that is void after this: purge it once the message is finished. */
-  body_expires_at: Millis | null
-  /** Not sent after this: the message ends `expired`. */
-  expires_at: Millis | null
-}
-
-/**
- * The complete RFC 5322 message, rendered and encoded at enqueue; every attempt sends it.
- * Kept apart from its outbox row so that state changes rewrite a small row, not the message.
- */
-export interface MailBodyTable {
-  outbox_id: number
-  raw: string
-}
-
-export interface MailSuppressionTable {
-  /** Lower-cased address. */
-  address: string
-  reason: string
-  outbox_id: number | null
-  created_at: Millis
-  /** smtp (refused during the send), dsn, arf, postmark, resend, mailgun, ses, or admin. */
-  source: Generated<string>
-}
-
-/** A bounce, delay or complaint reported after the relay accepted the message. */
-export interface MailFeedbackTable {
-  id: Generated<number>
-  outbox_id: number
-  kind: 'bounce' | 'delay' | 'complaint'
-  source: string
-  event_key: string
-  recipient: string
-  /** RFC 3463 status (5.1.1) when known. */
-  status: string | null
-  detail: string
-  at: Millis
-}
-
-/** One failed delivery attempt, for the dashboard's failures per minute. */
-export interface MailFailuresTable {
-  id: Generated<number>
-  outbox_id: number
-  template: string
-  /** `transient` (will retry) or `permanent` (dead). */
-  kind: string
-  error: string
-  at: Millis
-}
-
-/** Who did what to the outbox, from the dashboard or the CLI. */
-export interface MailAuditTable {
-  id: Generated<number>
-  at: Millis
-  /** `admin@example.com` (dashboard) or `cli:<user>@<host>`. */
-  actor: string
-  /** retry, retry-dead, cancel, unsuppress, purge. */
-  action: string
-  /** A message id or an address; null for actions on many. */
-  target: string | null
-  /** How many rows the action changed. */
-  affected: number
-}
+export type { Millis } from '@ragtime/outbox'
 
 export interface UsersTable {
   id: Generated<number>
@@ -150,34 +62,11 @@ export interface DevInboxTable {
   raw: string
 }
 
-/** A shared send quota (GCRA): `tat` is when the bucket would be empty again, in ms. */
-export interface MailFlowBucketsTable {
-  key: string
-  tat: number
-  taker: string
-}
-
-/** A worker's share of a relay's connection limit, held until `expires_at`. */
-export interface MailFlowSlotsTable {
-  relay: string
-  worker_id: string
-  slots: number
-  wanted: number
-  expires_at: Millis
-}
-
-export interface Database {
+/** Ragtime's tables, and the outbox's (`@ragtime/outbox`, prefix `mail_`). */
+export interface Database extends OutboxTables {
   dev_inbox: DevInboxTable
   users: UsersTable
   sessions: SessionsTable
   account_tokens: AccountTokensTable
   rate_limits: RateLimitsTable
-  mail_outbox: MailOutboxTable
-  mail_body: MailBodyTable
-  mail_suppression: MailSuppressionTable
-  mail_failures: MailFailuresTable
-  mail_feedback: MailFeedbackTable
-  mail_audit: MailAuditTable
-  mail_flow_buckets: MailFlowBucketsTable
-  mail_flow_slots: MailFlowSlotsTable
 }

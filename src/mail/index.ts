@@ -1,56 +1,76 @@
-/**
- * The mail module's only door. It knows nothing about accounts: callers describe an email
- * (template, recipient, subject, context) and enqueue it inside their own transaction.
- */
 import { fileURLToPath } from 'node:url'
-import type { Logger } from 'pino'
+import {
+  createOutbox,
+  createRenderer,
+  type Clock,
+  DeliveryWorker,
+  FailoverTransport,
+  type Logger,
+  type MailTransport,
+  smtpTransport,
+} from '@ragtime/outbox'
+import pg from 'pg'
 import type { Config } from '../config/index.ts'
 import type { Db } from '../db/index.ts'
-import type { Clock } from './clock.ts'
-import { createOutbox, type Outbox } from './outbox.ts'
-import { createRenderer } from './render/renderer.ts'
-import { FailoverTransport } from './transports/failover.ts'
-import { smtpTransport } from './transports/smtp.ts'
-import type { MailTransport } from './transports/transport.ts'
+import type { MailTemplates, Outbox } from './templates.ts'
 import { type Verp, verp } from './verp.ts'
-import { DeliveryWorker } from './worker.ts'
 
-export { type Clock, systemClock } from './clock.ts'
-export { MAIL_ERROR_CODES, MailInputError } from './errors.ts'
-export { classifyFailure, type Failure } from './failure.ts'
-export type { EnqueueOptions, Outbox, OutboxStatus } from './outbox.ts'
+// The engine: Ragtime uses it only through the package's public API.
 export {
+  type AttemptedEvent,
   type AuditEntry,
-  type FeedbackEntry,
-  type MailAction,
-  type MailOperations,
-  type MailOverview,
-  mailOperations,
-  type MinuteActivity,
-  NOTHING_CHANGED,
-  type Suppression,
-} from './operations.ts'
-export { startRetention } from './retention.ts'
-export { ENHANCED_STATUS, enhancedStatus, statusSuppresses } from './smtp-status.ts'
-export {
+  type Clock,
+  classifyFailure,
   COMPLAINT_RATE_WARNING,
+  COOL_DOWN,
+  createOutbox,
+  createRenderer,
+  DeliveryWorker,
+  type DkimSigning,
+  ENHANCED_STATUS,
+  type EnqueuedEvent,
+  type EnqueueOptions,
+  enhancedStatus,
+  FailoverTransport,
+  type Failure,
+  type FeedbackEntry,
   type FeedbackReport,
   type FeedbackResult,
   type FeedbackSummary,
   feedbackSummary,
+  type FlowStatus,
+  isMailState,
+  MAIL_ERROR_CODES,
+  MAIL_PRIORITIES,
+  MAIL_STATES,
+  type MailAction,
+  MailInputError,
+  type MailOperations,
+  type MailOverview,
+  type MailPriority,
+  type MailState,
+  type MailTransport,
+  mailOperations,
+  type MinuteActivity,
+  NOTHING_CHANGED,
+  type OutboxRow,
+  type OutboxStatus,
+  type OutgoingMail,
   recordFeedback,
-} from './feedback.ts'
-export type { AttemptedEvent, EnqueuedEvent } from './signals.ts'
-export { createRenderer, type DkimSigning, type RenderedMail, type Renderer } from './render/renderer.ts'
+  type RelayStatus,
+  type RenderedMail,
+  type Renderer,
+  type RunSummary,
+  smtpTransport,
+  startRetention,
+  statusSuppresses,
+  type Suppression,
+  systemClock,
+  TRIP_AFTER,
+  type WorkerOptions,
+} from '@ragtime/outbox'
+export type { Email, MailTemplates, Outbox, TemplateName } from './templates.ts'
 export { type Verp, verp }
-export { MAIL_PRIORITIES, MAIL_STATES, type MailPriority, type MailState, isMailState } from './states.ts'
-export type { OutboxRow } from './store/index.ts'
-export type { Email, MailTemplates, TemplateName } from './templates.ts'
-export type { MailTransport, OutgoingMail, RelayStatus } from './transports/transport.ts'
-export { COOL_DOWN, FailoverTransport, TRIP_AFTER } from './transports/failover.ts'
-export type { FlowStatus } from './flow/index.ts'
-export { type RunSummary, DeliveryWorker, type WorkerOptions } from './worker.ts'
-export { createOutbox, smtpTransport }
 
 /** `templates/mail/`: `<area>/<name>.txt|.html` and the shared `layouts/`. */
 export const MAIL_TEMPLATES_DIR = fileURLToPath(new URL('../../templates/mail', import.meta.url))
@@ -63,7 +83,16 @@ export function outboxFromConfig(config: Config, db: Db, clock?: Clock): Outbox 
     sender: config.mailSender,
     dkim: config.dkim,
   })
-  return createOutbox({ db, renderer, verp: verpFromConfig(config), ...(clock ? { clock } : {}) })
+  const verp = verpFromConfig(config)
+  const url = db.postgresUrl
+  return createOutbox<MailTemplates>({
+    db: db.kysely,
+    dialect: db.dialect,
+    listen: url === undefined ? undefined : () => new pg.Client({ connectionString: url }),
+    renderer,
+    envelopeSender: verp ? (id) => verp.address(id) : undefined,
+    ...(clock ? { clock } : {}),
+  })
 }
 
 /**
@@ -99,7 +128,6 @@ export function workerFromConfig(
   return new DeliveryWorker({ outbox, transport, delivery: config.delivery, logger, relay: `${smtp.host}:${smtp.port}` })
 }
 
-export { type CaptureServer, startCaptureServer } from './dev-inbox/capture-server.ts'
 export { type BounceReceiver, startBounceReceiver } from './bounces/receiver.ts'
 export { readReport } from './bounces/reports.ts'
 
@@ -109,4 +137,3 @@ export function verpFromConfig(config: Config): Verp | undefined {
   if (!config.secretKey) throw new Error('RAGTIME_BOUNCE_ADDRESS needs SECRET_KEY: it keys the VERP addresses')
   return verp(config.bounceAddress, config.secretKey)
 }
-export { type DevInboxStore, devInboxStore, type InboxMessage, type InboxSummary } from './dev-inbox/store.ts'

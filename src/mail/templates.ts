@@ -1,3 +1,5 @@
+import type { Email as OutboxEmail, Outbox as EngineOutbox } from '@ragtime/outbox'
+
 /**
  * Template name → the context its `.txt` and `.html` files need. Other modules add their
  * emails by declaration merging:
@@ -17,12 +19,8 @@ export interface MailTemplates {
 
 export type TemplateName = keyof MailTemplates & string
 
-/** One email, in the lesson's shape: a template, a recipient, a subject and a context. */
-export interface Email<T extends TemplateName = TemplateName> {
-  readonly template: T
-  /** An address, or an address with a display name. */
-  readonly to: string | { readonly name: string; readonly address: string }
-  /** Without the configured prefix, which is added for you. */
-  readonly subject: string
-  readonly context: MailTemplates[T]
-}
+/** One of Ragtime's emails, in the lesson's shape: a template, a recipient, a subject and a context. */
+export type Email<T extends TemplateName = TemplateName> = OutboxEmail<MailTemplates, T>
+
+/** The outbox (@ragtime/outbox) over Ragtime's templates. */
+export type Outbox = EngineOutbox<MailTemplates>

@@ -154,7 +154,7 @@ export function createMetrics(
       for (const state of MAIL_STATES) messages.set({ state }, status.counts[state])
       queueDepth.set(status.counts.queued + status.counts.sending + status.counts.retrying)
       oldestAge.set((status.oldestWaitingMs ?? 0) / 1000)
-      const feedback = await feedbackSummary(outbox.db, outbox.clock.now())
+      const feedback = await feedbackSummary(outbox, outbox.clock.now())
       for (const [counter, value] of [[bounces, feedback.bounces], [complaints, feedback.complaints], [delays, feedback.delays]] as const) {
         counter.reset()
         counter.inc(value)

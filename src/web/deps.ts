@@ -19,5 +19,5 @@ export function appDeps(
 ): AppDeps {
   const outbox = outboxFromConfig(config, db, clock)
   const accounts = createAccounts({ db, outbox, clock, baseUrl: config.baseUrl, admin: config.admin, passwordCost: config.passwordCost, mailBudget: config.rateLimits })
-  return { config, db, outbox, accounts, clock, operations: mailOperations(db, outbox), metrics: createMetrics(outbox, relays, flow), relays }
+  return { config, db, outbox, accounts, clock, operations: mailOperations(outbox), metrics: createMetrics(outbox, relays, flow), relays }
 }

@@ -1,14 +1,7 @@
 import { after } from 'node:test'
 import type { Config } from '../../src/config/index.ts'
 import { type Db, transaction } from '../../src/db/index.ts'
-import {
-  type Clock,
-  DeliveryWorker,
-  type EnqueueOptions,
-  type Outbox,
-  outboxFromConfig,
-  smtpTransport,
-} from '../../src/mail/index.ts'
+import { type Clock, type DeliveryWorker, type EnqueueOptions, type Outbox, outboxFromConfig, workerFromConfig } from '../../src/mail/index.ts'
 import { silentLogger, testConfig, testDb } from './env.ts'
 import { type SinkOptions, type SmtpSink, startSmtpSink } from './smtp-sink.ts'
 
@@ -32,14 +25,7 @@ export async function harness({
   const config = testConfig({ MAIL_SERVER: '127.0.0.1', MAIL_PORT: String(sink.port), ...env })
   const db = await testDb(config)
   const outbox = outboxFromConfig(config, db, clock)
-  const smtp = config.smtp
-  if (!smtp) throw new Error('MAIL_SERVER is set above')
-  const worker = new DeliveryWorker({
-    outbox,
-    transport: smtpTransport({ ...smtp, maxConnections: config.delivery.maxConnections, initialLimit: 0 }),
-    delivery: config.delivery,
-    logger: silentLogger,
-  })
+  const worker = workerFromConfig(config, outbox, silentLogger)
   // In this order: the worker's pool holds connections the sink would wait for.
   after(async () => {
     await worker.stop({ graceMs: 0 })

@@ -3,7 +3,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { ParsedMail } from 'mailparser'
 import { simpleParser } from 'mailparser'
 import type { Db } from '../../src/db/index.ts'
-import { DeliveryWorker, smtpTransport, type Clock } from '../../src/mail/index.ts'
+import { type Clock, type DeliveryWorker, workerFromConfig } from '../../src/mail/index.ts'
 import { appDeps } from '../../src/web/deps.ts'
 import { buildServer } from '../../src/web/server.ts'
 import type { AppDeps } from '../../src/web/types.ts'
@@ -56,13 +56,7 @@ export async function webHarness({
   const db = await testDb(config)
   const deps = appDeps(devInbox ? { ...config, smtp: undefined } : config, db, clock)
   const app = await buildServer(deps, silentLogger)
-  const smtp = config.smtp!
-  const worker = new DeliveryWorker({
-    outbox: deps.outbox,
-    transport: smtpTransport({ ...smtp, maxConnections: config.delivery.maxConnections, initialLimit: 0 }),
-    delivery: config.delivery,
-    logger: silentLogger,
-  })
+  const worker = workerFromConfig(config, deps.outbox, silentLogger)
   if (runWorker) worker.start()
   after(async () => {
     await app.close()

@@ -3,8 +3,8 @@ import { describe, test } from 'node:test'
 import { CompiledQuery } from 'kysely'
 import { transaction } from '../../src/db/index.ts'
 import { MAIL_STATES, MailInputError, mailOperations, NOTHING_CHANGED, startRetention } from '../../src/mail/index.ts'
-import { FINISHED_STATES, UNFINISHED_STATES } from '../../src/mail/states.ts'
-import { expiredBodiesDue } from '../../src/mail/store/operations.ts'
+import { FINISHED_STATES, UNFINISHED_STATES } from '../../packages/outbox/src/states.ts'
+import { expiredBodiesDue } from '../../packages/outbox/src/store/operations.ts'
 import { runRagtime } from '../helpers/cli.ts'
 import { ManualClock, silentLogger, testEnv } from '../helpers/env.ts'
 import { type Harness, harness } from '../helpers/outbox.ts'
@@ -38,7 +38,7 @@ describe('bodyExpiresAt: the stored message of finished mail goes once what it c
   test('a sent message keeps its body until its expiry; after it, the sweep deletes the body and keeps the row', async () => {
     const clock = new ManualClock()
     const h = await harness({ clock })
-    const operations = mailOperations(h.db, h.outbox)
+    const operations = mailOperations(h.outbox)
     const expiresAt = clock.now() + 60 * MINUTE
     const id = await h.send('ann@example.test', { bodyExpiresAt: new Date(expiresAt) })
     assert.equal((await h.worker.runOnce()).sent, 1)
@@ -69,7 +69,7 @@ describe('bodyExpiresAt: the stored message of finished mail goes once what it c
       clock,
       sink: { verdict: (_n, raw) => (busy && /^To: retry@/m.test(raw) ? { code: 451, message: '4.3.0 Try again later' } : 'accept') },
     })
-    const operations = mailOperations(h.db, h.outbox)
+    const operations = mailOperations(h.outbox)
     const bodyExpiresAt = new Date(clock.now() + MINUTE)
     const retrying = await h.send('retry@example.test', { bodyExpiresAt })
     assert.equal((await h.worker.runOnce()).retrying, 1)
@@ -95,7 +95,7 @@ describe('bodyExpiresAt: the stored message of finished mail goes once what it c
       clock,
       sink: { verdict: (_n, raw) => (/^To: gone@/m.test(raw) ? { code: 550, message: '5.1.1 no such user' } : { code: 554, message: '5.7.1 refused' }) },
     })
-    const operations = mailOperations(h.db, h.outbox)
+    const operations = mailOperations(h.outbox)
     const bodyExpiresAt = new Date(clock.now() + 60 * MINUTE)
     const bounced = await h.send('gone@example.test', { bodyExpiresAt })
     const dead = await h.send('ann@example.test', { bodyExpiresAt })
@@ -130,7 +130,7 @@ describe('bodyExpiresAt: the stored message of finished mail goes once what it c
   test('a message without bodyExpiresAt is left to retention', async () => {
     const clock = new ManualClock()
     const h = await harness({ clock })
-    const operations = mailOperations(h.db, h.outbox)
+    const operations = mailOperations(h.outbox)
     const plain = await h.send('ann@example.test')
     const expiring = await h.send('bob@example.test', { bodyExpiresAt: new Date(clock.now() + MINUTE) })
     await h.worker.runOnce()
@@ -153,7 +153,7 @@ describe('bodyExpiresAt: the stored message of finished mail goes once what it c
   test('sweeps running at once split the work: each body purged once, counted once', async () => {
     const clock = new ManualClock()
     const h = await harness({ clock })
-    const operations = mailOperations(h.db, h.outbox)
+    const operations = mailOperations(h.outbox)
     for (let i = 0; i < 30; i++) await h.send(`u${i}@example.test`, { bodyExpiresAt: new Date(clock.now() + MINUTE) })
     await h.worker.runOnce()
     clock.advance(2 * MINUTE)
@@ -175,7 +175,7 @@ describe('bodyExpiresAt: the stored message of finished mail goes once what it c
   test('every worker runs the sweep every few minutes beside retention', async () => {
     const clock = new ManualClock()
     const h = await harness({ clock })
-    const operations = mailOperations(h.db, h.outbox)
+    const operations = mailOperations(h.outbox)
     const id = await h.send('ann@example.test', { bodyExpiresAt: new Date(clock.now() + MINUTE) })
     await h.worker.runOnce()
     const retention = startRetention(operations, 30 * DAY, silentLogger, { firstAfterMs: 10, expiredBodiesEveryMs: 20 })

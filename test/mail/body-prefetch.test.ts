@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { BodyPrefetch } from '../../src/mail/body-prefetch.ts'
+import { BodyPrefetch } from '../../packages/outbox/src/body-prefetch.ts'
 
 /** A store stand-in that records which ids each load asked for (a pure data structure test). */
 function recordingStore(fail = false) {

@@ -14,7 +14,7 @@ async function setUp() {
   const h = await harness({ env: { RAGTIME_BOUNCE_ADDRESS: BOUNCES, SECRET_KEY: 'bounce-test-secret-key-0123456789abcdef' } })
   const verp = verpFromConfig(h.config)
   assert.ok(verp)
-  const receiver = await startBounceReceiver({ db: h.db, clock: systemClock, logger: silentLogger, bounceAddress: BOUNCES, verp, host: '127.0.0.1', port: 0 })
+  const receiver = await startBounceReceiver({ outbox: h.outbox, clock: systemClock, logger: silentLogger, bounceAddress: BOUNCES, verp, host: '127.0.0.1', port: 0 })
   after(() => receiver.close())
   const id = await h.send('ann@example.net')
   h.worker.start()
@@ -237,7 +237,7 @@ describe('the suppression a report makes', () => {
     h.worker.start()
     const row = await h.outbox.waitFor(id, 'sent')
     const { recordFeedback } = await import('../../src/mail/index.ts')
-    await recordFeedback(h.db, { kind: 'bounce', source: 'dsn', eventId: 'x', messageId: row.messageId, status: '5.1.1', detail: 'no such user' }, Date.now())
+    await recordFeedback(h.outbox, { kind: 'bounce', source: 'dsn', eventId: 'x', messageId: row.messageId, status: '5.1.1', detail: 'no such user' }, Date.now())
     for (const spelling of ['Ann.Mixed@example.net', 'ann.mixed@EXAMPLE.net']) {
       assert.equal((await h.outbox.get(await h.send(spelling)))?.state, 'suppressed', spelling)
     }

@@ -44,7 +44,7 @@ describe('mail that expires: enqueue takes a deadline, and mail unsent at it is 
     const clock = new ManualClock()
     let busy = true
     const h = await harness({ clock, sink: { verdict: () => (busy ? { code: 451, message: '4.3.0 Try again later' } : 'accept') } })
-    const operations = mailOperations(h.db, h.outbox)
+    const operations = mailOperations(h.outbox)
     const retrying = await h.send('retry@example.test', { deadline: new Date(clock.now() + 30 * MINUTE) })
     assert.equal((await h.worker.runOnce()).retrying, 1)
     const queued = await h.send('queued@example.test', { deadline: new Date(clock.now() + 30 * MINUTE), runAt: new Date(clock.now() + 60 * MINUTE) })

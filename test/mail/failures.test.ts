@@ -161,7 +161,7 @@ describe('failures: retry, dead letters, suppression, take-over', () => {
     await h.worker.runOnce()
     assert.equal((await h.outbox.get(id))?.state, 'dead')
     refuse = false
-    assert.equal(await mailOperations(h.db, h.outbox).perform('test', { action: 'retry-dead' }), 1)
+    assert.equal(await mailOperations(h.outbox).perform('test', { action: 'retry-dead' }), 1)
     assert.equal((await h.worker.runOnce()).sent, 1)
     assert.equal((await h.outbox.get(id))?.state, 'sent')
   })

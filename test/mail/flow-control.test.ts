@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { ConfigError, loadConfig } from '../../src/config/index.ts'
-import { DeliveryWorker, smtpTransport } from '../../src/mail/index.ts'
-import { pushbackOf } from '../../src/mail/flow/pushback.ts'
+import { type DeliveryWorker, workerFromConfig } from '../../src/mail/index.ts'
+import { pushbackOf } from '../../packages/outbox/src/flow/pushback.ts'
 import { createMetrics } from '../../src/metrics/index.ts'
 import { silentLogger } from '../helpers/env.ts'
 import { parseExposition, sampleKey } from '../helpers/prometheus.ts'
@@ -13,14 +13,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Another worker on the harness's database and sink: another process, as far as the database can tell. */
 function workerOnRelay(h: Harness): DeliveryWorker {
-  const smtp = h.config.smtp!
-  return new DeliveryWorker({
-    outbox: h.outbox,
-    transport: smtpTransport({ ...smtp, maxConnections: h.config.delivery.maxConnections, initialLimit: 0 }),
-    delivery: h.config.delivery,
-    logger: silentLogger,
-    relay: `${smtp.host}:${smtp.port}`,
-  })
+  return workerFromConfig(h.config, h.outbox, silentLogger)
 }
 
 /** The most messages the sink accepted in any `windowMs`, from the times they were accepted. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { transaction } from '../../src/db/index.ts'
-import { BodyPrefetch } from '../../src/mail/body-prefetch.ts'
+import { BodyPrefetch } from '../../packages/outbox/src/body-prefetch.ts'
 import { type Harness, harness } from '../helpers/outbox.ts'
 import { ON_POSTGRES } from '../helpers/postgres.ts'
 import type { Verdict } from '../helpers/smtp-sink.ts'

@@ -9,7 +9,7 @@ const bounceGone = { verdict: (_n: number, raw: string) => (/^To: gone@/m.test(r
 
 test('retry leaves mail to a suppressed address alone until the address is removed from the list', async () => {
   const h = await harness({ sink: bounceGone })
-  const operations = mailOperations(h.db, h.outbox)
+  const operations = mailOperations(h.outbox)
   const dead = await h.send('gone@example.test')
   await h.worker.runOnce()
   const suppressed = await h.send('Gone@example.test')
@@ -25,7 +25,7 @@ test('retry leaves mail to a suppressed address alone until the address is remov
 
 test('retry leaves a dead message alone when a newer live one holds its dedupe key', async () => {
   const h = await harness({ sink: bounceGone })
-  const operations = mailOperations(h.db, h.outbox)
+  const operations = mailOperations(h.outbox)
   const dead = await h.send('gone@example.test', { dedupeKey: 'notice:1' })
   await h.worker.runOnce()
   await operations.perform('ops', { action: 'unsuppress', address: 'gone@example.test' })
@@ -39,7 +39,7 @@ test('retry leaves a dead message alone when a newer live one holds its dedupe k
 test('purges running at once split the work: each body purged once, counted once', async () => {
   const clock = new ManualClock()
   const h = await harness({ clock })
-  const operations = mailOperations(h.db, h.outbox)
+  const operations = mailOperations(h.outbox)
   for (let i = 0; i < 30; i++) await h.send(`u${i}@example.test`)
   await h.worker.runOnce()
   clock.advance(31 * DAY)
@@ -53,7 +53,7 @@ test('purges running at once split the work: each body purged once, counted once
 test('the failure log keeps what the chart needs, not every failure forever', async () => {
   const clock = new ManualClock()
   const h = await harness({ clock, sink: bounceGone })
-  const operations = mailOperations(h.db, h.outbox)
+  const operations = mailOperations(h.outbox)
   await h.send('gone@example.test')
   await h.worker.runOnce()
   assert.equal((await operations.overview()).failedLastHour, 1)

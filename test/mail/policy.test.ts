@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { retryDelay } from '../../src/mail/backoff.ts'
+import { retryDelay } from '../../packages/outbox/src/backoff.ts'
 import { classifyFailure } from '../../src/mail/index.ts'
 
 describe('classifyFailure', () => {

@@ -10,7 +10,7 @@ const DAY = 86_400_000
 test('retention purges the stored message of sent mail past its age; rows, dead mail and recent mail stay', async () => {
   const clock = new ManualClock()
   const h = await harness({ clock, sink: { verdict: (_n, raw) => (/^To: gone@/m.test(raw) ? { code: 550, message: '5.1.1 no such user' } : 'accept') } })
-  const operations = mailOperations(h.db, h.outbox)
+  const operations = mailOperations(h.outbox)
   const old = [await h.send('a@example.test'), await h.send('b@example.test')]
   const dead = await h.send('gone@example.test')
   await h.worker.runOnce()

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { after, describe, test } from 'node:test'
 import { SMTPServer } from 'smtp-server'
-import { SmtpPool, type SmtpPoolOptions } from '../../src/mail/transports/smtp-pool.ts'
+import { SmtpPool, type SmtpPoolOptions } from '../../packages/outbox/src/transports/smtp-pool.ts'
 import { startSmtpSink, type SinkOptions, type SmtpSink } from '../helpers/smtp-sink.ts'
 import { until } from '../helpers/wait.ts'
 
@@ -183,7 +183,7 @@ describe('SMTP pool: the warm connection', () => {
     // One pool warm and NOOPing, one waiting out a back-off, both closed: then nothing may keep
     // the process alive (no process.exit here).
     const script = `
-      import { SmtpPool } from './src/mail/transports/smtp-pool.ts'
+      import { SmtpPool } from './packages/outbox/src/transports/smtp-pool.ts'
       const make = (port) => new SmtpPool({
         connection: { host: '127.0.0.1', port, ignoreTLS: true }, auth: undefined,
         maxConnections: 2, maxMessages: 1000, keepAliveMs: 50, reopenBackoff: { initialMs: 100, maxMs: 100 },

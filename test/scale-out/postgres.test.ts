@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import pg from 'pg'
+import { notifyChannel } from '@ragtime/outbox'
 import { loadConfig } from '../../src/config/index.ts'
 import { transaction } from '../../src/db/index.ts'
 import { DeliveryWorker, outboxFromConfig, smtpTransport } from '../../src/mail/index.ts'
@@ -164,11 +165,11 @@ describe('scale-out on PostgreSQL', { skip: onlyPostgres }, () => {
       worker.start()
       await worker.whenIdle()
       const listener = async () =>
-        (await admin.query(`select pid from pg_stat_activity where query = 'LISTEN ragtime_mail' and pid <> pg_backend_pid()`)).rows
+        (await admin.query(`select pid from pg_stat_activity where query = $1 and pid <> pg_backend_pid()`, [`LISTEN ${notifyChannel()}`])).rows
       await until(async () => (await listener()).length === 1, 'the LISTEN connection')
       await outbox.waitFor(await send('before@example.test'), 'sent', { timeoutMs: 10_000 })
 
-      await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where query = 'LISTEN ragtime_mail'`)
+      await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where query = $1`, [`LISTEN ${notifyChannel()}`])
       await until(async () => (await listener()).length === 1, 'a new LISTEN connection', 20_000)
       await outbox.waitFor(await send('after@example.test'), 'sent', { timeoutMs: 10_000 })
     } finally {

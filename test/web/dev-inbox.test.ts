@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import nodemailer, { type SendMailOptions } from 'nodemailer'
-import { devInboxStore, startCaptureServer } from '../../src/mail/index.ts'
+import { devInboxStore, startCaptureServer } from '../../src/dev/index.ts'
 import { silentLogger } from '../helpers/env.ts'
 import { webHarness } from '../helpers/web.ts'
 import { MAIL_SAMPLES } from '../../templates/mail/samples.ts'

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { describe, test } from 'node:test'
 import { SCRYPT_CHANNEL } from '../../src/accounts/passwords.ts'
-import { RENDER_CHANNEL } from '../../src/mail/render/renderer.ts'
+import { RENDER_CHANNEL } from '@ragtime/outbox'
 import { confirmedUser, webHarness } from '../helpers/web.ts'
 
 /** Same shape: the same keys at every level, whatever the values. */

@@ -27,9 +27,9 @@ describe('bounces and complaints on the dashboard and in /metrics', () => {
     const complained = await sent(h, 'grumpy@example.test')
     await sent(h, 'happy@example.test')
     const now = Date.now()
-    await recordFeedback(h.db, { kind: 'bounce', source: 'dsn', eventId: 'r1', outboxId: bounced.id, status: '5.1.1', detail: '550 5.1.1 <gone@example.test>: <b>no</b> such user' }, now)
-    await recordFeedback(h.db, { kind: 'complaint', source: 'mailgun', eventId: 'e1', messageId: complained.messageId, detail: 'complained' }, now)
-    await recordFeedback(h.db, { kind: 'complaint', source: 'mailgun', eventId: 'e1', messageId: complained.messageId, detail: 'complained' }, now)
+    await recordFeedback(h.deps.outbox, { kind: 'bounce', source: 'dsn', eventId: 'r1', outboxId: bounced.id, status: '5.1.1', detail: '550 5.1.1 <gone@example.test>: <b>no</b> such user' }, now)
+    await recordFeedback(h.deps.outbox, { kind: 'complaint', source: 'mailgun', eventId: 'e1', messageId: complained.messageId, detail: 'complained' }, now)
+    await recordFeedback(h.deps.outbox, { kind: 'complaint', source: 'mailgun', eventId: 'e1', messageId: complained.messageId, detail: 'complained' }, now)
 
     const metrics = parseExposition((await h.client().get('/metrics')).body)
     assert.equal(metrics.value('ragtime_mail_bounces_total'), 1)

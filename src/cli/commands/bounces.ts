@@ -1,9 +1,8 @@
 import type { Config } from '../../config/index.ts'
 import { integer } from '../../config/parsers.ts'
 import { withSecretKey } from '../../config/secret-key.ts'
-import type { Db } from '../../db/index.ts'
 import type { Logger } from '../../logger.ts'
-import { type BounceReceiver, startBounceReceiver, systemClock, verpFromConfig } from '../../mail/index.ts'
+import { type BounceReceiver, type Outbox, outboxFromConfig, startBounceReceiver, systemClock, verpFromConfig } from '../../mail/index.ts'
 import { type Parsed, usageError } from '../args.ts'
 import { onShutdownSignal, openContext } from '../context.ts'
 import { fail } from '../fail.ts'
@@ -15,10 +14,10 @@ import { BOUNCES, DEFAULT_BOUNCE_PORT } from '../specs.ts'
  * The bounce receiver as configured, or a message saying what is missing; `setting` names what
  * chose the port, for the message when it is in use.
  */
-export async function bounceReceiverFromConfig(config: Config, db: Db, logger: Logger, port: number, setting: string): Promise<BounceReceiver> {
+export async function bounceReceiverFromConfig(config: Config, outbox: Outbox, logger: Logger, port: number, setting: string): Promise<BounceReceiver> {
   const verp = verpFromConfig(config)
   if (!config.bounceAddress || !verp) fail('RAGTIME_BOUNCE_ADDRESS is not set: set it (e.g. bounces@mail.example.com) to receive bounces')
-  return startBounceReceiver({ db, clock: systemClock, logger, bounceAddress: config.bounceAddress, verp, host: config.host, port }).catch(
+  return startBounceReceiver({ outbox, clock: systemClock, logger, bounceAddress: config.bounceAddress, verp, host: config.host, port }).catch(
     (err: NodeJS.ErrnoException) =>
       fail(
         err.code === 'EADDRINUSE'
@@ -41,7 +40,7 @@ export async function bounces({ values }: Parsed<typeof BOUNCES>): Promise<void>
       : config.bounceSmtpPort !== undefined
         ? [config.bounceSmtpPort, 'RAGTIME_BOUNCE_SMTP_PORT (or --port)']
         : [DEFAULT_BOUNCE_PORT, '--port or RAGTIME_BOUNCE_SMTP_PORT']
-  const receiver = await bounceReceiverFromConfig(config, db, logger, chosen, setting)
+  const receiver = await bounceReceiverFromConfig(config, outboxFromConfig(config, db), logger, chosen, setting)
   onShutdownSignal(logger, async () => {
     await receiver.close()
     await db.close()

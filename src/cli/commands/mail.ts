@@ -2,7 +2,7 @@ import { hostname, userInfo } from 'node:os'
 import type { ConfigNeeds } from '../../config/index.ts'
 import { duration } from '../../config/parsers.ts'
 import { transaction } from '../../db/index.ts'
-import { formatDuration } from '../../lib/duration.ts'
+import { formatDuration } from '@ragtime/outbox'
 import { normalizeAddress } from '../../lib/email-address.ts'
 import {
   isMailState,
@@ -142,7 +142,7 @@ async function withOutbox(
   const context = await openContext({ migrate: true, needs })
   const outbox = outboxFromConfig(context.config, context.db)
   try {
-    await work({ ...context, outbox, operations: mailOperations(context.db, outbox) })
+    await work({ ...context, outbox, operations: mailOperations(outbox) })
   } finally {
     await context.db.close()
   }

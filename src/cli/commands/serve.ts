@@ -1,6 +1,7 @@
 import { startAccountsMaintenance } from '../../accounts/index.ts'
 import { withSecretKey } from '../../config/secret-key.ts'
-import { type DeliveryWorker, devInboxStore, startCaptureServer, startRetention, systemClock, workerFromConfig } from '../../mail/index.ts'
+import { devInboxStore, startCaptureServer } from '../../dev/index.ts'
+import { type DeliveryWorker, startRetention, systemClock, workerFromConfig } from '../../mail/index.ts'
 import { appDeps } from '../../web/deps.ts'
 import { buildServer, listen } from '../../web/server.ts'
 import type { Parsed } from '../args.ts'
@@ -40,7 +41,7 @@ export async function serve({ values }: Parsed<typeof SERVE>): Promise<void> {
   const bounces =
     config.bounceSmtpPort === undefined
       ? undefined
-      : await bounceReceiverFromConfig(config, db, logger, config.bounceSmtpPort, 'RAGTIME_BOUNCE_SMTP_PORT')
+      : await bounceReceiverFromConfig(config, deps.outbox, logger, config.bounceSmtpPort, 'RAGTIME_BOUNCE_SMTP_PORT')
   const worker = smtp ? workerFromConfig(config, deps.outbox, logger, smtp) : undefined
   if (worker) running.worker = worker
   // Retention runs where delivery runs, so a fleet of --no-worker instances does not repeat it.

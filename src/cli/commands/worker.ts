@@ -32,7 +32,7 @@ export async function worker({ values }: Parsed<typeof WORKER>): Promise<void> {
   warnAboutSender(config, logger)
   const outbox = outboxFromConfig(config, db)
   const worker = workerFromConfig(config, outbox, logger, target)
-  const retention = startRetention(mailOperations(db, outbox), config.delivery.retentionMs, logger)
+  const retention = startRetention(mailOperations(outbox), config.delivery.retentionMs, logger)
   const metricsServer = metricsPort?.data === undefined ? undefined : await serveMetrics(createMetrics(outbox, () => worker.relays(), () => worker.flowStatus()), config, metricsPort.data)
   onShutdownSignal(logger, async () => {
     metricsServer?.close()

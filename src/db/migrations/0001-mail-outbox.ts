@@ -1,12 +1,10 @@
 import { type Kysely, sql } from 'kysely'
 import type { Dialect } from '../index.ts'
-import { idColumn } from './columns.ts'
+import { createTableWithId } from './columns.ts'
 
 /** The outbox, its message bodies and the suppression list. */
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
-  await db.schema
-    .createTable('mail_outbox')
-    .addColumn('id', idColumn(dialect), (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+  await createTableWithId(db, 'mail_outbox', dialect)
     .addColumn('state', 'text', (c) => c.notNull())
     .addColumn('priority', 'integer', (c) => c.notNull())
     .addColumn('template', 'text', (c) => c.notNull())

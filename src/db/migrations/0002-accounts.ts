@@ -1,12 +1,10 @@
 import type { Kysely } from 'kysely'
 import type { Dialect } from '../index.ts'
-import { idColumn } from './columns.ts'
+import { createTableWithId } from './columns.ts'
 
 /** Users, their sessions, the tokens sent to them by email, and rate-limit counters. */
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
-  await db.schema
-    .createTable('users')
-    .addColumn('id', idColumn(dialect), (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+  await createTableWithId(db, 'users', dialect)
     .addColumn('email', 'text', (c) => c.notNull())
     .addColumn('email_key', 'text', (c) => c.notNull().unique())
     .addColumn('username', 'text', (c) => c.notNull())

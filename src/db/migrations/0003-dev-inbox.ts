@@ -1,12 +1,10 @@
 import type { Kysely } from 'kysely'
 import type { Dialect } from '../index.ts'
-import { idColumn } from './columns.ts'
+import { createTableWithId } from './columns.ts'
 
 /** The dev inbox: mail caught by the development SMTP server, kept across restarts. */
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
-  await db.schema
-    .createTable('dev_inbox')
-    .addColumn('id', idColumn(dialect), (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+  await createTableWithId(db, 'dev_inbox', dialect)
     .addColumn('received_at', 'bigint', (c) => c.notNull())
     .addColumn('mail_from', 'text', (c) => c.notNull())
     .addColumn('rcpt_to', 'text', (c) => c.notNull())

@@ -1,16 +1,13 @@
 import { type Kysely, sql } from 'kysely'
 import type { Dialect } from '../index.ts'
-import { idColumn } from './columns.ts'
+import { createTableWithId } from './columns.ts'
 
 /**
  * What operating the outbox needs: a log of failed attempts (the dashboard's failure chart),
  * a record of every operator action, and retention of sent mail's bodies.
  */
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
-  const id = (table: string) =>
-    db.schema
-      .createTable(table)
-      .addColumn('id', idColumn(dialect), (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+  const id = (table: string) => createTableWithId(db, table, dialect)
 
   // One row per failed attempt (rare, so the happy path writes nothing here).
   await id('mail_failures')

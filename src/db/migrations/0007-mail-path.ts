@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import type { Dialect } from '../index.ts'
-import { idColumn } from './columns.ts'
+import { createTableWithId } from './columns.ts'
 
 /**
  * The real mail path: mail that expires unsent, and bounces and complaints that come back after
@@ -11,9 +11,7 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   await db.schema.alterTable('mail_outbox').addColumn('expires_at', 'bigint').execute()
   // Where a suppression came from: smtp (a 5xx during the send), dsn, arf, or a provider's webhook.
   await db.schema.alterTable('mail_suppression').addColumn('source', 'text', (c) => c.notNull().defaultTo('smtp')).execute()
-  await db.schema
-    .createTable('mail_feedback')
-    .addColumn('id', idColumn(dialect), (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+  await createTableWithId(db, 'mail_feedback', dialect)
     .addColumn('outbox_id', 'bigint', (c) => c.notNull())
     // bounce (permanent), delay (transient, noted only), complaint.
     .addColumn('kind', 'text', (c) => c.notNull())

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino'
-import type { Db } from '../../db/index.ts'
-import type { Clock } from '../clock.ts'
-import { recordFeedback } from '../feedback.ts'
+import { type Clock, recordFeedback } from '@ragtime/outbox'
+import type { Outbox } from '../templates.ts'
 import type { Verp } from '../verp.ts'
 import { readReport } from './reports.ts'
 
@@ -18,7 +17,8 @@ export interface BounceReceiver {
 }
 
 export interface BounceReceiverOptions {
-  readonly db: Db
+  /** Where the reports are recorded. */
+  readonly outbox: Outbox
   readonly clock: Clock
   readonly logger: Logger
   /** RAGTIME_BOUNCE_ADDRESS: the bare address (feedback loops, bouncers that ignore VERP) is accepted too. */
@@ -36,7 +36,7 @@ export interface BounceReceiverOptions {
  * line (refusing it would only bounce it back to a mailer daemon).
  */
 export async function startBounceReceiver(options: BounceReceiverOptions): Promise<BounceReceiver> {
-  const { db, clock, logger, verp, host } = options
+  const { outbox, clock, logger, verp, host } = options
   const bounceAddress = options.bounceAddress.toLowerCase()
   const { SMTPServer } = await import('smtp-server')
   const open = new Map<string, number>()
@@ -123,7 +123,7 @@ export async function startBounceReceiver(options: BounceReceiverOptions): Promi
     let recorded = 0
     for (const report of read.reports) {
       const result = await recordFeedback(
-        db,
+        outbox,
         {
           kind: report.kind,
           source: read.format === 'arf' ? 'arf' : 'dsn',

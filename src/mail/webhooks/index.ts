@@ -5,7 +5,8 @@
  */
 import type { WebhookSecrets } from '../../config/index.ts'
 import { clearWindow, countInWindow, type Db, type Millis } from '../../db/index.ts'
-import { type FeedbackReport, type FeedbackResult, recordFeedback } from '../feedback.ts'
+import type { Outbox } from '../templates.ts'
+import { type FeedbackReport, type FeedbackResult, recordFeedback } from '@ragtime/outbox'
 import { mailgun } from './mailgun.ts'
 import { locateMessage } from './match.ts'
 import { postmark } from './postmark.ts'
@@ -73,13 +74,13 @@ export interface RecordedEvent {
  * it does not, or quotes one that is not ours, by the hints (see locateMessage: a subject guess
  * only when no Message-ID was given at all).
  */
-export async function recordWebhookEvents(db: Db, events: readonly WebhookEvent[], now: Millis): Promise<RecordedEvent[]> {
+export async function recordWebhookEvents(outbox: Outbox, db: Db, events: readonly WebhookEvent[], now: Millis): Promise<RecordedEvent[]> {
   const recorded: RecordedEvent[] = []
   for (const { report, hints } of events) {
-    let result: FeedbackResult = report.messageId ? await recordFeedback(db, report, now) : { outcome: 'unknown' }
+    let result: FeedbackResult = report.messageId ? await recordFeedback(outbox, report, now) : { outcome: 'unknown' }
     if (result.outcome === 'unknown' && hints) {
       const outboxId = await locateMessage(db, hints, { guess: !report.messageId })
-      if (outboxId !== undefined) result = await recordFeedback(db, { ...report, outboxId }, now)
+      if (outboxId !== undefined) result = await recordFeedback(outbox, { ...report, outboxId }, now)
     }
     recorded.push({ report, result })
   }

@@ -1,4 +1,4 @@
-import type { FeedbackReport } from '../feedback.ts'
+import type { FeedbackReport } from '@ragtime/outbox'
 import {
   dateOr,
   describe,

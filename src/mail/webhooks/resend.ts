@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto'
-import type { FeedbackReport } from '../feedback.ts'
+import type { FeedbackReport } from '@ragtime/outbox'
 import {
   dateOr,
   describe,

@@ -1,6 +1,6 @@
 import { createVerify, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { FeedbackReport } from '../feedback.ts'
+import type { FeedbackReport } from '@ragtime/outbox'
 import {
   dateOr,
   describe,

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Millis } from '../../db/index.ts'
-import type { FeedbackReport } from '../feedback.ts'
+import type { FeedbackReport } from '@ragtime/outbox'
 
 export type ProviderName = 'postmark' | 'resend' | 'mailgun' | 'ses'
 
@@ -117,7 +117,7 @@ export function header(input: WebhookInput, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
 
-export { enhancedStatus } from '../smtp-status.ts'
+export { enhancedStatus } from '@ragtime/outbox'
 
 /** Joins the non-empty parts with ': '. */
 export function describe(...parts: unknown[]): string {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { devInboxStore, type TemplateName } from '../../mail/index.ts'
+import { devInboxStore } from '../../dev/index.ts'
+import type { TemplateName } from '../../mail/index.ts'
 import { MAIL_SAMPLES } from '../../../templates/mail/samples.ts'
 import { seeOther } from './helpers.ts'
 

@@ -21,7 +21,7 @@ export const WEBHOOK_BODY_LIMIT = 1024 * 1024
  * line (providers retry anything else).
  */
 export const webhookRoutes: FastifyPluginAsync = async (app) => {
-  const { db, clock, config } = app.deps
+  const { db, outbox, clock, config } = app.deps
   const providers = webhookProviders(config.webhookSecrets)
   for (const provider of providers.values()) if (provider.warning) app.log.warn({ webhook: provider.name }, provider.warning)
 
@@ -65,7 +65,7 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
 
     let recorded
     try {
-      recorded = await recordWebhookEvents(db, verdict.events, now)
+      recorded = await recordWebhookEvents(outbox, db, verdict.events, now)
     } catch (err) {
       // The provider will retry with the same signed request: it must not then look like a replay.
       if (verdict.nonce) await releaseNonce(db, verdict.nonce).catch(() => {})
