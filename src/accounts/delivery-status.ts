@@ -1,4 +1,4 @@
-import { ENHANCED_STATUS as ENHANCED, type OutboxRow } from '../mail/index.ts'
+import type { OutboxRow } from '../mail/index.ts'
 
 /**
  * Where a user's confirmation email is, in words for the person waiting for it: always ours.
@@ -14,32 +14,36 @@ export interface DeliveryStatus {
   readonly canCorrect: boolean
 }
 
-/** A stored error that is an SMTP server's 5xx reply: `EENVELOPE 550: 550 5.1.1 …` (see classifyFailure). */
-const PERMANENT_REPLY = /^(?:[A-Z]+ )?5\d\d: /
-
+/**
+ * The subject and detail of the failure's enhanced status (`1.1` of 5.1.1), or '' without one;
+ * then the words of the server's reply may still say the mailbox does not exist.
+ */
+function statusOf(mail: OutboxRow): { code: string; noSuchUser: boolean } {
+  const [, subject, detail] = mail.lastFailure?.smtpStatus?.split('.') ?? []
+  const code = subject && detail ? `${subject}.${detail}` : ''
+  return { code, noSuchUser: code === '1.1' || (!code && /user unknown|no such user|does not exist|mailbox unavailable/i.test(mail.lastError ?? '')) }
+}
 
 /** In a few words, what a permanent failure means for the address. */
-function bounceReason(error: string): string {
-  const [, , subject, detail] = ENHANCED.exec(error) ?? []
-  const code = subject && detail ? `${subject}.${detail}` : ''
-  if (code === '1.1' || (!code && /user unknown|no such user|does not exist|mailbox unavailable/i.test(error))) return 'no such mailbox'
+function bounceReason(mail: OutboxRow): string {
+  const { code, noSuchUser } = statusOf(mail)
+  if (noSuchUser) return 'no such mailbox'
   if (code === '1.2' || code === '1.10') return 'no such domain'
   if (code === '2.1') return 'mailbox disabled'
   if (code === '2.2') return 'mailbox full'
   return 'refused by the receiving server'
 }
 
-/** Why a permanent failure happened, from the SMTP reply stored as the message's last error. */
-function bounceAdvice(error: string, domain: string): string {
-  const [, , subject, detail] = ENHANCED.exec(error) ?? []
-  const code = subject && detail ? `${subject}.${detail}` : ''
-  if (code === '1.1' || (!code && /user unknown|no such user|does not exist|mailbox unavailable/i.test(error))) {
+/** Why a permanent failure happened, from the status the outbox stored with it. */
+function bounceAdvice(mail: OutboxRow, domain: string): string {
+  const { code, noSuchUser } = statusOf(mail)
+  if (noSuchUser) {
     return `The mail server for ${domain} says there is no mailbox with this address. Check it for a typo.`
   }
   if (code === '1.2' || code === '1.10') return `${domain} does not accept email (the domain may be misspelt). Check the part after the @.`
   if (code === '2.1') return 'This mailbox exists but is switched off. Use another address.'
   if (code === '2.2') return 'This mailbox is full. Make some room and ask for a new link, or use another address.'
-  if (subject === '7') return `The mail server for ${domain} refused our email (it may have taken it for spam). Use another address, or ask your provider to allow our mail.`
+  if (code.startsWith('7.')) return `The mail server for ${domain} refused our email (it may have taken it for spam). Use another address, or ask your provider to allow our mail.`
   return `The mail server for ${domain} refused our email. Check the address, or use another one.`
 }
 
@@ -78,16 +82,14 @@ export function describeDelivery(mail: OutboxRow | undefined, now: number): Deli
         advice: 'Mail to this address cannot be delivered. Correct it below, or use another address.',
         canCorrect: true,
       }
-    case 'bounced': {
+    case 'bounced':
       // Accepted by our relay, then bounced by the recipient's server (a DSN or the provider's webhook).
-      const error = mail.lastError ?? ''
       return {
         state: 'failed',
-        headline: `Your confirmation email could not be delivered: ${bounceReason(error)}.`,
-        advice: bounceAdvice(error, domain),
+        headline: `Your confirmation email could not be delivered: ${bounceReason(mail)}.`,
+        advice: bounceAdvice(mail, domain),
         canCorrect: true,
       }
-    }
     case 'expired':
       return {
         state: 'failed',
@@ -97,20 +99,20 @@ export function describeDelivery(mail: OutboxRow | undefined, now: number): Deli
       }
     case 'dead':
     case 'cancelled': {
-      const error = mail.lastError ?? ''
-      // Only a receiving server's refusal (5xx) is about the address; show its words then only.
-      const refused = mail.state === 'dead' && PERMANENT_REPLY.test(error)
+      // Only a receiving server's refusal (5xx) is about the address; explain it then only.
+      const failure = mail.state === 'dead' ? mail.lastFailure : null
+      const refused = failure?.kind === 'permanent' && failure.smtpCode !== null && failure.smtpCode >= 500
       const advice =
         mail.state === 'cancelled'
           ? 'It was stopped before it went out. Ask for a new link.'
           : refused
-            ? bounceAdvice(error, domain)
-            : error.startsWith('gave up')
+            ? bounceAdvice(mail, domain)
+            : failure?.kind === 'gave-up'
               ? `We tried for a day but could not reach the mail server for ${domain}. Check the address, or ask for a new link later.`
               : 'Something went wrong on our side. Ask for a new link; if it happens again, contact us.'
       return {
         state: 'failed',
-        headline: refused ? `Your confirmation email could not be delivered: ${bounceReason(error)}.` : 'We could not deliver your confirmation email.',
+        headline: refused ? `Your confirmation email could not be delivered: ${bounceReason(mail)}.` : 'We could not deliver your confirmation email.',
         advice,
         canCorrect: true,
       }

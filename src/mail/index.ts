@@ -39,6 +39,7 @@ export {
   type FeedbackSummary,
   feedbackSummary,
   type FlowStatus,
+  type LastFailure,
   isMailState,
   MAIL_ERROR_CODES,
   MAIL_PRIORITIES,

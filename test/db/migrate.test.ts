@@ -22,7 +22,7 @@ const recorded = async (db: Db) =>
 
 const ALL = Object.keys(migrations('sqlite')).sort()
 /** The engine's own steps, applied after ours (@ragtime/outbox, recorded in mail_migration). */
-const OUTBOX = ['@ragtime/outbox:0001-tables']
+const OUTBOX = ['@ragtime/outbox:0001-tables', '@ragtime/outbox:0002-failure-columns']
 
 test('applies every step once, in order, and a second run applies nothing', async () => {
   const db = freshDb()
@@ -99,6 +99,37 @@ test('a database migrated by an earlier version (Kysely’s Migrator, same bookk
     assert.equal(error, undefined)
     assert.deepEqual(await migrateToLatest(db), [...rest, ...OUTBOX])
     assert.deepEqual(await recorded(db), ALL)
+  } finally {
+    await db.close()
+  }
+})
+
+test('a database from before the outbox was a package: its mail tables are taken over as they are, failed mail gets its failure as data', async () => {
+  const db = freshDb()
+  try {
+    // Ragtime's own steps only: the mail tables as its migrations made them, with mail in them.
+    assert.deepEqual(await migrateToLatest(db, migrations(db.dialect)), ALL)
+    const mail = (id: number, state: string, lastError: string) => ({
+      id, state, priority: 5, template: 'system/test', recipient: 'ann@example.test', subject: 'Hi', message_id: `<${id}@x>`,
+      envelope_from: 'noreply@ragtime.test', attempts: 1, last_error: lastError, created_at: 1, run_at: 1, updated_at: 1,
+    })
+    await db.kysely
+      .insertInto('mail_outbox')
+      .values([
+        mail(1, 'dead', 'EENVELOPE 550: 550 5.1.1 <ann@example.test>: user unknown'),
+        mail(2, 'dead', 'gave up after 12 attempts: EENVELOPE 451: 451 4.4.2 busy'),
+        mail(3, 'bounced', 'bounced (dsn) 5.2.2: mailbox full'),
+        mail(4, 'retrying', 'ESOCKET: connect ECONNREFUSED 127.0.0.1:25'),
+      ])
+      .execute()
+    assert.deepEqual(await migrateToLatest(db), OUTBOX)
+    const rows = await db.kysely.selectFrom('mail_outbox').select(['id', 'last_failure', 'last_smtp_code', 'last_smtp_status']).orderBy('id').execute()
+    assert.deepEqual(rows.map((r) => [r.id, r.last_failure, r.last_smtp_code === null ? null : Number(r.last_smtp_code), r.last_smtp_status]), [
+      [1, 'permanent', 550, '5.1.1'],
+      [2, 'gave-up', 451, '4.4.2'],
+      [3, 'bounced', null, '5.2.2'],
+      [4, 'transient', null, null],
+    ])
   } finally {
     await db.close()
   }

@@ -102,6 +102,7 @@ describe('bounces by mail: VERP envelope senders and a bounce receiver', () => {
     const row = await h.outbox.get(id)
     assert.equal(row?.state, 'bounced')
     assert.match(row?.lastError ?? '', /^bounced \(dsn\) 5\.1\.1: 550 5\.1\.1 <ann@example\.net>: Recipient address rejected: User unknown$/)
+    assert.deepEqual(row?.lastFailure, { kind: 'bounced', smtpCode: null, smtpStatus: '5.1.1' })
     const suppressed = await suppression()
     assert.equal(suppressed?.source, 'dsn')
     assert.equal(Number(suppressed?.outbox_id), id)

@@ -20,6 +20,7 @@ describe('failures: retry, dead letters, suppression, take-over', () => {
     assert.equal(row?.state, 'retrying')
     assert.equal(row?.attempts, 1)
     assert.match(row?.lastError ?? '', /451.*Try again later/)
+    assert.deepEqual(row?.lastFailure, { kind: 'transient', smtpCode: 451, smtpStatus: '4.3.0' }, 'the failure as data too')
     const firstDelay = (row?.runAt ?? 0) - clock.now()
     assert.ok(firstDelay >= 3.75 * SECOND && firstDelay <= 6.25 * SECOND, `first retry ~5 s, got ${firstDelay}`)
     assert.equal((await h.worker.runOnce()).claimed, 0, 'not before it is due')
@@ -49,6 +50,7 @@ describe('failures: retry, dead letters, suppression, take-over', () => {
     assert.equal(row?.state, 'dead')
     assert.equal(row?.attempts, 1)
     assert.match(row?.lastError ?? '', /550.*5\.1\.1/)
+    assert.deepEqual(row?.lastFailure, { kind: 'permanent', smtpCode: 550, smtpStatus: '5.1.1' })
     assert.equal(await h.outbox.store.isSuppressed('GONE@example.test'), true)
 
     const next = await h.send('Gone@Example.test')
@@ -150,6 +152,7 @@ describe('failures: retry, dead letters, suppression, take-over', () => {
     const row = await h.outbox.get(id)
     assert.equal(row?.state, 'dead')
     assert.match(row?.lastError ?? '', /^gave up after \d+ attempts: .*451 4\.4\.2 busy/)
+    assert.deepEqual(row?.lastFailure, { kind: 'gave-up', smtpCode: 451, smtpStatus: '4.4.2' })
     // 5 s doubling to the 5-minute cap: an hour of trying is about 15 attempts.
     assert.ok((row?.attempts ?? 0) >= 12 && (row?.attempts ?? 0) <= 20, `attempts: ${row?.attempts}`)
   })
@@ -180,7 +183,7 @@ describe('failures: retry, dead letters, suppression, take-over', () => {
     assert.equal(row?.state, 'sent')
     assert.equal(row?.attempts, 2, 'the lost attempt counts')
     // The dead worker's late report changes nothing, and is not reported as recorded (nor counted).
-    const late = [{ id, kind: 'retry', template: 'system/test', error: 'late', runAt: clock.now() } as const]
+    const late = [{ id, kind: 'retry', template: 'system/test', error: 'late', reply: { smtpCode: 451, smtpStatus: null }, runAt: clock.now() } as const]
     assert.equal((await h.outbox.store.record('dead-worker', late, clock.now())).size, 0)
     assert.equal((await h.outbox.get(id))?.state, 'sent')
     assert.equal((await h.db.kysely.selectFrom('mail_failures').selectAll().execute()).length, 0, 'not in the failure log')

@@ -1,4 +1,4 @@
-import { ENHANCED_STATUS } from './smtp-status.ts'
+import { ENHANCED_STATUS, enhancedStatus } from './smtp-status.ts'
 
 /** What one failed attempt means for the message. */
 export interface Failure {
@@ -8,6 +8,10 @@ export interface Failure {
   readonly suppress: boolean
   /** One line for `last_error`. */
   readonly message: string
+  /** The server's reply code (550), when a server answered. */
+  readonly smtpCode: number | null
+  /** The reply's enhanced status (5.1.1), when it had one. */
+  readonly smtpStatus: string | null
 }
 
 interface SmtpErrorShape {
@@ -54,9 +58,10 @@ export function classifyFailure(error: unknown): Failure {
   // the fault is ours, and it does not read as a recipient's bounce (`EENVELOPE 550: …`).
   const label = e.command === 'MAIL FROM' && responseCode !== undefined ? `${responseCode} MAIL FROM` : responseCode
   const message = describe(code, label, response ?? (typeof e.message === 'string' ? e.message : 'unknown error'))
+  const reply = { smtpCode: responseCode ?? null, smtpStatus: (responseCode !== undefined && enhancedStatus(response)) || null }
   const permanent = responseCode !== undefined && responseCode >= 500 && responseCode < 600 && ABOUT_THE_MESSAGE.has(code ?? '')
-  if (!permanent) return { kind: 'transient', suppress: false, message }
-  return { kind: 'permanent', suppress: aboutTheRecipient(code, e.command) && unknownMailbox(response), message }
+  if (!permanent) return { kind: 'transient', suppress: false, message, ...reply }
+  return { kind: 'permanent', suppress: aboutTheRecipient(code, e.command) && unknownMailbox(response), message, ...reply }
 }
 
 /** The answer was to RCPT TO or to the message itself, not to MAIL FROM. */

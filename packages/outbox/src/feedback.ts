@@ -80,7 +80,16 @@ export async function recordFeedback({ db }: { readonly db: Db }, report: Feedba
       const reason = `bounced (${report.source})${report.status ? ` ${report.status}` : ''}: ${detail}`.slice(0, MAX_DETAIL)
       await trx
         .updateTable('mail_outbox')
-        .set({ state: 'bounced', last_error: reason, locked_by: null, locked_until: null, updated_at: now })
+        .set({
+          state: 'bounced',
+          last_error: reason,
+          last_failure: 'bounced',
+          last_smtp_code: null,
+          last_smtp_status: report.status ?? null,
+          locked_by: null,
+          locked_until: null,
+          updated_at: now,
+        })
         .where('id', '=', outboxId)
         .where('state', 'in', BOUNCEABLE)
         .execute()

@@ -25,7 +25,7 @@ export {
   UNFINISHED_STATES,
   WAITING_STATES,
 } from './states.ts'
-export type { OutboxRow } from './store/index.ts'
+export type { LastFailure, OutboxRow, SmtpReply } from './store/index.ts'
 export { DEFAULT_TABLE_PREFIX, notifyChannel } from './tables.ts'
 
 // Delivery.

@@ -32,6 +32,12 @@ export interface MailOutboxTable {
   body_expires_at: Millis | null
   /** Not sent after this: the message ends `expired`. */
   expires_at: Millis | null
+  /** The last failure's kind: transient, permanent, gave-up, bounced (null: none yet). */
+  last_failure: string | null
+  /** The SMTP reply code of the last failure (550), when a server answered. */
+  last_smtp_code: number | null
+  /** The enhanced status of the last failure (5.1.1), when the reply or the report had one. */
+  last_smtp_status: string | null
 }
 
 /**

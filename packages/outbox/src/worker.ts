@@ -56,6 +56,9 @@ const PUSHBACK_FAST_RETRIES = 3
 /** While a domain's quota fetches tokens, the loop looks again after this long at the latest. */
 const FETCH_RECHECK_MS = 100
 
+/** No server answered (the stored message was missing). */
+const NO_REPLY = Object.freeze({ smtpCode: null, smtpStatus: null })
+
 type Counts = { claimed: number; sent: number; retrying: number; dead: number; expired: number }
 
 /** An outcome waiting to be recorded, with what observers are told once it is. */
@@ -452,7 +455,7 @@ export class DeliveryWorker {
     }
     if (raw === undefined) {
       const error = 'the stored message is missing'
-      return attempt(mail, null, { id: mail.id, kind: 'dead', template: mail.template, failure: 'permanent', error, suppress: null })
+      return attempt(mail, null, { id: mail.id, kind: 'dead', template: mail.template, failure: 'permanent', error, reply: NO_REPLY, suppress: null })
     }
     const started = performance.now()
     try {
@@ -477,15 +480,16 @@ export class DeliveryWorker {
     const retryAt = pushback === 'domain' || mail.attempts <= PUSHBACK_FAST_RETRIES ? soon : undefined
     const log = { worker: this.id, outboxId: mail.id, attempt: mail.attempts, error: failure.message }
     const { id, template } = mail
+    const reply = { smtpCode: failure.smtpCode, smtpStatus: failure.smtpStatus }
     if (failure.kind === 'permanent') {
       this.#log.warn(log, 'permanent failure: message is dead')
       const suppress = failure.suppress ? addressKey(mail.recipient) : null
-      return { id, template, kind: 'dead', failure: 'permanent', error: failure.message, suppress }
+      return { id, template, kind: 'dead', failure: 'permanent', error: failure.message, reply, suppress }
     }
     if (now - mail.firstAttemptAt >= this.#delivery.giveUpMs) {
       this.#log.warn(log, 'still failing after the give-up age: message is dead')
       const error = `gave up after ${mail.attempts} attempts: ${failure.message}`
-      return { id, template, kind: 'dead', failure: 'transient', error, suppress: null }
+      return { id, template, kind: 'dead', failure: 'transient', error, reply, suppress: null }
     }
     const runAt = retryAt === undefined ? now + retryDelay(this.#delivery, mail.attempts) : now + Math.max(0, retryAt - Date.now())
     if (mail.expiresAt !== null && runAt >= mail.expiresAt) {
@@ -493,7 +497,7 @@ export class DeliveryWorker {
       return { id, template, kind: 'expired' }
     }
     this.#log.info({ ...log, retryAt: new Date(runAt).toISOString() }, 'transient failure: will retry')
-    return { id, template, kind: 'retry', error: failure.message, runAt }
+    return { id, template, kind: 'retry', error: failure.message, reply, runAt }
   }
 
   /** Writes the outcomes gathered so far; one write at a time, in order. */

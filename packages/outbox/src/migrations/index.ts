@@ -3,12 +3,16 @@ import type { Dialect } from '../db.ts'
 import { checkTablePrefix, DEFAULT_TABLE_PREFIX } from '../tables.ts'
 import { dialectOf } from '../dialect.ts'
 import * as m0001 from './0001-tables.ts'
+import * as m0002 from './0002-failure-columns.ts'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- steps build DDL by name
 type Step = { up(db: Kysely<any>, dialect: Dialect, prefix: string): Promise<void> }
 
 /** Numbered steps, applied in order. Never edit a step that has shipped: add the next one. */
-const STEPS: readonly (readonly [string, Step])[] = [['0001-tables', m0001]]
+const STEPS: readonly (readonly [string, Step])[] = [
+  ['0001-tables', m0001],
+  ['0002-failure-columns', m0002],
+]
 
 export interface MigrateOptions {
   /** Default `mail_`: tables `mail_outbox`, `mail_body`, … and `mail_migration`, which records the steps. */

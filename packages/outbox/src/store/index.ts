@@ -10,7 +10,7 @@ import { recordOutcomes } from './record.ts'
 import { sqliteDialect } from './sqlite.ts'
 import type { ClaimedMail, DialectStore, NewMail, Outcome, OutboxRow } from './types.ts'
 
-export type { ClaimedMail, NewMail, OutboxRow, Outcome } from './types.ts'
+export type { ClaimedMail, LastFailure, NewMail, OutboxRow, Outcome, SmtpReply } from './types.ts'
 
 /**
  * The queries of enqueue and delivery, one file per operation (the operators' are in

@@ -1,7 +1,7 @@
 import { addressKey } from '../address.ts'
 import type { Millis } from '../db.ts'
 import { MAIL_STATES, type MailState, WAITING_STATES } from '../states.ts'
-import type { OutboxDb, OutboxRow } from './types.ts'
+import type { LastFailure, OutboxDb, OutboxRow } from './types.ts'
 
 /** How many messages are in each state. */
 export async function countByState(db: OutboxDb): Promise<Record<MailState, number>> {
@@ -71,6 +71,9 @@ function toRow(r: {
   priority: number
   attempts: number
   last_error: string | null
+  last_failure: string | null
+  last_smtp_code: number | null
+  last_smtp_status: string | null
   last_response: string | null
   created_at: number
   run_at: number
@@ -87,6 +90,10 @@ function toRow(r: {
     priority: r.priority,
     attempts: r.attempts,
     lastError: r.last_error,
+    lastFailure:
+      r.last_failure === null
+        ? null
+        : { kind: r.last_failure as LastFailure['kind'], smtpCode: r.last_smtp_code === null ? null : Number(r.last_smtp_code), smtpStatus: r.last_smtp_status },
     lastResponse: r.last_response,
     createdAt: Number(r.created_at),
     runAt: Number(r.run_at),

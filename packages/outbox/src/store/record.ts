@@ -40,12 +40,32 @@ export async function recordOutcomes(
       if (numUpdatedRows > 0n) recorded.add(outcome.id)
       continue
     }
+    const { smtpCode, smtpStatus } = outcome.reply
     const { numUpdatedRows } = await leasedTo(trx, workerId)
       .where('id', '=', outcome.id)
       .set(
         outcome.kind === 'retry'
-          ? { locked_by: null, locked_until: null, updated_at: now, state: 'retrying', run_at: outcome.runAt, last_error: outcome.error }
-          : { locked_by: null, locked_until: null, updated_at: now, state: 'dead', last_error: outcome.error },
+          ? {
+              locked_by: null,
+              locked_until: null,
+              updated_at: now,
+              state: 'retrying',
+              run_at: outcome.runAt,
+              last_error: outcome.error,
+              last_failure: 'transient',
+              last_smtp_code: smtpCode,
+              last_smtp_status: smtpStatus,
+            }
+          : {
+              locked_by: null,
+              locked_until: null,
+              updated_at: now,
+              state: 'dead',
+              last_error: outcome.error,
+              last_failure: outcome.failure === 'permanent' ? 'permanent' : 'gave-up',
+              last_smtp_code: smtpCode,
+              last_smtp_status: smtpStatus,
+            },
       )
       .executeTakeFirst()
     if (numUpdatedRows === 0n) continue

@@ -39,6 +39,18 @@ export interface ClaimedMail {
 /** `transient` failures are retried; `permanent` ones (SMTP 5xx) are not. */
 export type FailureKind = 'transient' | 'permanent'
 
+/** What a server answered to a failed attempt: its code and enhanced status, null where it said none. */
+export interface SmtpReply {
+  readonly smtpCode: number | null
+  readonly smtpStatus: string | null
+}
+
+/** Why a message's last attempt, or its delivery after sending, failed. */
+export interface LastFailure extends SmtpReply {
+  /** transient: it will be retried; permanent: refused (5xx) or not sendable; gave-up: transient past the give-up age; bounced: reported after sending. */
+  readonly kind: 'transient' | 'permanent' | 'gave-up' | 'bounced'
+}
+
 /** What became of one attempt. Failures name their template for the failure log. */
 export type Outcome =
   | { readonly id: number; readonly kind: 'sent'; readonly response: string }
@@ -47,14 +59,17 @@ export type Outcome =
       readonly kind: 'retry'
       readonly template: string
       readonly error: string
+      readonly reply: SmtpReply
       readonly runAt: Millis
     }
   | {
       readonly id: number
       readonly kind: 'dead'
       readonly template: string
+      /** `transient` here: it kept failing past the give-up age. */
       readonly failure: FailureKind
       readonly error: string
+      readonly reply: SmtpReply
       readonly suppress: string | null
     }
   /** Its deadline passed before it could be sent: never sent. */
@@ -82,6 +97,8 @@ export interface OutboxRow {
   readonly priority: number
   readonly attempts: number
   readonly lastError: string | null
+  /** `lastError` as data: what kind of failure, and the server's code and status. */
+  readonly lastFailure: LastFailure | null
   readonly lastResponse: string | null
   readonly createdAt: Millis
   readonly runAt: Millis
