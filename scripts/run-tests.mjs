@@ -72,6 +72,7 @@ const DATABASE_FREE = [
   'test/mail/templates.test.ts',
   'test/package/example.test.ts',
   'test/setup/engines.test.ts',
+  'test/web/error-codes.test.ts',
 ]
 for (const file of DATABASE_FREE) {
   if (!existsSync(file)) {

@@ -4,6 +4,7 @@ import type { Config } from '../config/index.ts'
 import type { Db } from '../db/index.ts'
 import type { Clock, MailOperations, Outbox, RelayStatus } from '../mail/index.ts'
 import type { Metrics } from '../metrics/index.ts'
+import type { ErrorCode } from './error-codes.ts'
 
 /** Everything the web app is built from; tests pass their own. */
 export interface AppDeps {
@@ -25,7 +26,8 @@ export interface AppDeps {
 /** One error, in the contract's JSON shape and for the error page. */
 export interface Problem {
   readonly status: number
-  readonly code: string
+  /** One of the catalog (error-codes.ts). */
+  readonly code: ErrorCode
   readonly message: string
   readonly fields?: FieldErrors
 }

@@ -51,7 +51,7 @@ export type WebhookVerdict =
 export interface WebhookRejection {
   readonly outcome: 'rejected'
   readonly status: 400 | 401
-  readonly code: string
+  readonly code: 'bad_signature' | 'stale_webhook' | 'bad_payload'
   readonly message: string
   /** For the log only. */
   readonly note?: string | undefined

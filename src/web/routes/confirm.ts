@@ -72,8 +72,8 @@ export const confirmRoutes: FastifyPluginAsync = async (app) => {
       return reply.problem({ status: 409, code: 'already_confirmed', message: 'Your address is already confirmed.' })
     }
     const problem = {
-      invalid: { status: 400, code: 'invalid_input', message: 'Check the highlighted fields.' },
-      'wrong-password': { status: 403, code: 'wrong_password', message: 'That is not your password.' },
+      invalid: { status: 400, code: 'invalid_input', message: 'Check the highlighted fields.' } as const,
+      'wrong-password': { status: 403, code: 'wrong_password', message: 'That is not your password.' } as const,
     }[result.reason]
     const delivery = await accounts.confirmationDelivery(user.id)
     return reply.problem(

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { firstUse, type ProviderName, recordWebhookEvents, releaseNonce, webhookProviders } from '../../mail/webhooks/index.ts'
+import type { ErrorCode } from '../error-codes.ts'
 
 /**
  * Large enough for an SNS message (256 KiB, escaped once more inside the envelope) and a
@@ -29,7 +30,7 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body))
 
-  const refuse = (reply: FastifyReply, status: number, code: string, message: string) => reply.problem({ status, code, message })
+  const refuse = (reply: FastifyReply, status: number, code: ErrorCode, message: string) => reply.problem({ status, code, message })
 
   async function receive(request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply) {
     const name = request.params.provider as ProviderName
