@@ -41,7 +41,8 @@ export interface OutboxStatus {
   readonly oldestWaitingMs: number | null
 }
 
-export interface Outbox<Templates = Record<string, object>> {
+/** `Prefix`: the `tablePrefix` it was created with, which the app's database type uses too. */
+export interface Outbox<Templates = Record<string, object>, Prefix extends string = 'mail_'> {
   /**
    * Renders `email` and adds it to the outbox inside the caller's transaction; returns its id.
    * Rolled back: it never existed. Committed: it is delivered or ends `dead`, visibly. Open
@@ -56,7 +57,7 @@ export interface Outbox<Templates = Record<string, object>> {
    * })
    * ```
    */
-  enqueue<DB extends OutboxTables, T extends TemplateName<Templates>>(
+  enqueue<DB extends OutboxTables<Prefix>, T extends TemplateName<Templates>>(
     trx: Transaction<DB>,
     email: Email<Templates, T>,
     options?: EnqueueOptions,
@@ -65,7 +66,7 @@ export interface Outbox<Templates = Record<string, object>> {
    * Inside the caller's transaction: those of `ids` not sent yet never will be (cancelled);
    * for mail a newer message replaces, such as a confirmation whose link was voided.
    */
-  withdraw<DB extends OutboxTables>(trx: Transaction<DB>, ids: readonly number[]): Promise<number>
+  withdraw<DB extends OutboxTables<Prefix>>(trx: Transaction<DB>, ids: readonly number[]): Promise<number>
   /** Creates or updates the outbox's tables (see {@link migrate}); returns the steps applied. */
   migrate(): Promise<string[]>
   /** Renders `email` exactly as enqueue would, without storing it (previews, equal timing). */
@@ -82,13 +83,13 @@ export interface Outbox<Templates = Record<string, object>> {
   readonly db: Db
 }
 
-export interface OutboxOptions {
+export interface OutboxOptions<Prefix extends string = 'mail_'> {
   /** The app's own Kysely instance (better-sqlite3 or pg); its database holds the outbox's tables. */
   readonly db: Kysely<any> // eslint-disable-line @typescript-eslint/no-explicit-any -- any app schema
   /** Found from the Kysely dialect when unset. */
   readonly dialect?: Dialect | undefined
   /** The prefix of the outbox's table names; default `mail_` (`mail_outbox`, `mail_body`, …). */
-  readonly tablePrefix?: string | undefined
+  readonly tablePrefix?: Prefix | undefined
   /** PostgreSQL: opens a connection for LISTEN (`() => new pg.Client(url)`); unset, workers poll. */
   readonly listen?: (() => NotificationClient) | undefined
   readonly renderer: Renderer
@@ -97,7 +98,9 @@ export interface OutboxOptions {
   readonly envelopeSender?: ((id: number) => string) | undefined
 }
 
-export function createOutbox<Templates = Record<string, object>>(options: OutboxOptions): Outbox<Templates> {
+export function createOutbox<Templates = Record<string, object>, Prefix extends string = 'mail_'>(
+  options: OutboxOptions<Prefix>,
+): Outbox<Templates, Prefix> {
   const { renderer, clock = systemClock, envelopeSender } = options
   const dialect = options.dialect ?? dialectOf(options.db)
   const prefix = checkTablePrefix(options.tablePrefix ?? DEFAULT_TABLE_PREFIX)

@@ -115,18 +115,24 @@ export interface MailFlowSlotsTable {
   expires_at: Millis
 }
 
+/** The outbox's tables, by their names without the prefix. */
+export interface OutboxTableTypes {
+  outbox: MailOutboxTable
+  body: MailBodyTable
+  suppression: MailSuppressionTable
+  failures: MailFailuresTable
+  feedback: MailFeedbackTable
+  audit: MailAuditTable
+  flow_buckets: MailFlowBucketsTable
+  flow_slots: MailFlowSlotsTable
+}
+
 /**
- * The outbox's tables under their default names (prefix `mail_`). An app's Kysely database type
- * includes them (`interface OutboxTables extends OutboxTables { … }`) to hand its transactions to
- * `enqueue`.
+ * The outbox's tables under their names (`mail_outbox`, … with the default prefix). An app's
+ * Kysely database type includes them to hand its transactions to `enqueue`:
+ * `interface Database extends OutboxTables { users: … }`, or `OutboxTables<'shop_mail_'>` for an
+ * outbox created with that `tablePrefix`.
  */
-export interface OutboxTables {
-  mail_outbox: MailOutboxTable
-  mail_body: MailBodyTable
-  mail_suppression: MailSuppressionTable
-  mail_failures: MailFailuresTable
-  mail_feedback: MailFeedbackTable
-  mail_audit: MailAuditTable
-  mail_flow_buckets: MailFlowBucketsTable
-  mail_flow_slots: MailFlowSlotsTable
+export type OutboxTables<Prefix extends string = 'mail_'> = {
+  [Table in keyof OutboxTableTypes as `${Prefix}${Table}`]: OutboxTableTypes[Table]
 }
