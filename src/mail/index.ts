@@ -53,7 +53,6 @@ export {
   type MailTransport,
   mailOperations,
   type MinuteActivity,
-  NOTHING_CHANGED,
   type OutboxRow,
   type OutboxStatus,
   type OutgoingMail,
@@ -70,6 +69,7 @@ export {
   TRIP_AFTER,
   type WorkerOptions,
 } from '@ragtime/outbox'
+export { NOTHING_CHANGED } from './nothing-changed.ts'
 export type { Email, MailTemplates, Outbox, TemplateName } from './templates.ts'
 export { type Verp, verp }
 

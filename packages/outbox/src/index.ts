@@ -57,7 +57,6 @@ export {
   type MailOverview,
   mailOperations,
   type MinuteActivity,
-  NOTHING_CHANGED,
   type Suppression,
 } from './operations.ts'
 export { EXPIRED_BODIES_EVERY_MS, type RetentionOptions, startRetention } from './retention.ts'

@@ -32,14 +32,6 @@ export type MailAction =
   | { readonly action: 'cancel'; readonly id: number }
   | { readonly action: 'unsuppress'; readonly address: string }
 
-/** Why an action on one message or address changed nothing. */
-export const NOTHING_CHANGED = {
-  retry:
-    'it is not dead, retrying, cancelled or suppressed, its address is on the suppression list, a newer copy is live, or its stored message was purged',
-  cancel: 'it is not queued or retrying',
-  unsuppress: 'the address is not on the suppression list',
-} as const
-
 export interface MinuteActivity {
   /** Start of the minute, ms since the epoch. */
   readonly at: number
@@ -70,7 +62,13 @@ export interface MailOverview extends OutboxStatus {
 
 export interface MailOperations {
   overview(options?: { rows?: number; suppressions?: number; audit?: number }): Promise<MailOverview>
-  /** Does `action` and records who did it in the same transaction; returns how many messages or addresses changed. */
+  /**
+   * Does `action` and records who did it in the same transaction; returns how many messages or
+   * addresses changed. 0 when it does not apply: a retry of a message that is not dead,
+   * retrying, cancelled or suppressed, whose address is suppressed, whose newer copy is live, or
+   * whose stored message was purged; a cancel of one that is not queued or retrying; an
+   * unsuppress of an address not on the list.
+   */
   perform(actor: string, action: MailAction): Promise<number>
   /**
    * Removes the stored message of mail sent longer than `retentionMs` ago (rows stay), in
