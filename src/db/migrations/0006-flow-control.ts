@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely'
 import type { Dialect } from '../index.ts'
 
 /**
- * Flow control shared by every worker process (see src/mail/flow/): send quotas as shared
+ * Flow control shared by every worker process (see packages/outbox/src/flow/): send quotas as shared
  * token buckets, and each worker's share of a relay's connection limit.
  */
 export async function up(db: Kysely<unknown>, _dialect: Dialect): Promise<void> {

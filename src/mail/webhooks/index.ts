@@ -1,7 +1,7 @@
 /**
  * Bounces, delays and complaints reported by mail providers' webhooks: each provider's
  * verification and payload mapping (pure), and what is done with a verified report (the one
- * feedback pipeline, src/mail/feedback.ts).
+ * feedback pipeline, recordFeedback of @ragtime/outbox).
  */
 import type { WebhookSecrets } from '../../config/index.ts'
 import { clearWindow, countInWindow, type Db, type Millis } from '../../db/index.ts'
