@@ -21,6 +21,8 @@ describe('classifyFailure', () => {
       kind: 'permanent',
       suppress: true,
       message: 'EENVELOPE 550: 550 5.1.1 no such user',
+      smtpCode: 550,
+      smtpStatus: '5.1.1',
     })
     assert.equal(classifyFailure(rcpt(550, '550 5.1.10 null MX')).suppress, true)
     assert.equal(classifyFailure(rcpt(554, '554 5.7.1 spam')).suppress, false)
@@ -33,6 +35,8 @@ describe('classifyFailure', () => {
         kind: 'permanent',
         suppress: false,
         message: `EENVELOPE ${response.slice(0, 3)} MAIL FROM: ${response}`,
+        smtpCode: Number(response.slice(0, 3)),
+        smtpStatus: response.slice(4, 9),
       })
     }
     assert.equal(classifyFailure(smtp(451, '451 4.1.8 sender domain not resolved', 'EENVELOPE', 'MAIL FROM')).kind, 'transient')
@@ -71,7 +75,20 @@ describe('classifyFailure', () => {
       kind: 'permanent',
       suppress: false,
       message: 'EENVELOPE 550: 550 5.1.1 no such user',
+      smtpCode: 550,
+      smtpStatus: '5.1.1',
     })
+  })
+
+  test('the reply code and enhanced status are kept as data, only from a server’s reply', () => {
+    const reply = (error: unknown) => {
+      const { smtpCode, smtpStatus } = classifyFailure(error)
+      return { smtpCode, smtpStatus }
+    }
+    assert.deepEqual(reply(smtp(451, '451 4.3.0 later')), { smtpCode: 451, smtpStatus: '4.3.0' })
+    assert.deepEqual(reply(rcpt(550, '550 mailbox unavailable')), { smtpCode: 550, smtpStatus: null })
+    // No server answered: an address in the text is not a status.
+    assert.deepEqual(reply(Object.assign(new Error('connect ECONNREFUSED 10.2.5.4:25'), { code: 'ECONNECTION' })), { smtpCode: null, smtpStatus: null })
   })
 
   test('a refused login is transient: the operator fixes the password and the mail goes out', () => {
