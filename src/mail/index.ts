@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import {
   createOutbox,
@@ -8,17 +9,19 @@ import {
   type Logger,
   type MailTransport,
   smtpTransport,
+  type Verp,
+  verp,
 } from '@ragtime/outbox'
 import pg from 'pg'
 import type { Config } from '../config/index.ts'
 import type { Db } from '../db/index.ts'
 import type { MailTemplates, Outbox } from './templates.ts'
-import { type Verp, verp } from './verp.ts'
 
 // The engine: Ragtime uses it only through the package's public API.
 export {
   type AttemptedEvent,
   type AuditEntry,
+  type BounceReceiver,
   type Clock,
   classifyFailure,
   COMPLAINT_RATE_WARNING,
@@ -56,22 +59,25 @@ export {
   type OutboxRow,
   type OutboxStatus,
   type OutgoingMail,
+  readReport,
   recordFeedback,
   type RelayStatus,
   type RenderedMail,
   type Renderer,
   type RunSummary,
   smtpTransport,
+  startBounceReceiver,
   startRetention,
   statusSuppresses,
   type Suppression,
   systemClock,
   TRIP_AFTER,
+  type Verp,
+  verp,
   type WorkerOptions,
 } from '@ragtime/outbox'
 export { NOTHING_CHANGED } from './nothing-changed.ts'
 export type { Email, MailTemplates, Outbox, TemplateName } from './templates.ts'
-export { type Verp, verp }
 
 /** `templates/mail/`: `<area>/<name>.txt|.html` and the shared `layouts/`. */
 export const MAIL_TEMPLATES_DIR = fileURLToPath(new URL('../../templates/mail', import.meta.url))
@@ -129,12 +135,11 @@ export function workerFromConfig(
   return new DeliveryWorker({ outbox, transport, delivery: config.delivery, logger, relay: `${smtp.host}:${smtp.port}` })
 }
 
-export { type BounceReceiver, startBounceReceiver } from './bounces/receiver.ts'
-export { readReport } from './bounces/reports.ts'
 
 /** The VERP addresses of RAGTIME_BOUNCE_ADDRESS, keyed by SECRET_KEY; undefined without a bounce address. */
 export function verpFromConfig(config: Config): Verp | undefined {
   if (!config.bounceAddress) return undefined
   if (!config.secretKey) throw new Error('RAGTIME_BOUNCE_ADDRESS needs SECRET_KEY: it keys the VERP addresses')
-  return verp(config.bounceAddress, config.secretKey)
+  // The key the addresses of earlier versions were made with: bounces of mail sent before a deploy still match.
+  return verp(config.bounceAddress, createHmac('sha256', config.secretKey).update('ragtime verp').digest())
 }

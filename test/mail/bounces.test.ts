@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { after, describe, test } from 'node:test'
 import nodemailer from 'nodemailer'
+import { loadConfig } from '../../src/config/index.ts'
 import { readReport, startBounceReceiver, systemClock, verpFromConfig } from '../../src/mail/index.ts'
 import { silentLogger } from '../helpers/env.ts'
 import { harness } from '../helpers/outbox.ts'
@@ -93,6 +94,14 @@ describe('bounces by mail: VERP envelope senders and a bounce receiver', () => {
     assert.equal(verp.parse(delivered.envelope.from.replace(/-[0-9a-f]/, (m) => (m === '-0' ? '-1' : '-0'))), null, 'a changed MAC')
     assert.equal(verp.parse(delivered.envelope.from.replace(`+${id}-`, `+${id + 1}-`)), null, 'another id with this MAC')
     assert.match(delivered.raw, /^Message-ID: <[^>]+@ragtime\.test>\r$/m)
+  })
+
+  test('the VERP addresses of a bounce address and SECRET_KEY stay what earlier versions made (bounces of mail already sent still match)', () => {
+    const config = loadConfig({ RAGTIME_BOUNCE_ADDRESS: 'bounces@mail.example.com', SECRET_KEY: 'k'.repeat(40), RAGTIME_MAIL_SENDER: 'R <noreply@ragtime.test>' })
+    const addresses = verpFromConfig(config)
+    // Made by the in-app VERP of 85afe0e, before the engine became @ragtime/outbox.
+    assert.equal(addresses?.address(42), 'bounces+42-cd18c55102b8@mail.example.com')
+    assert.equal(addresses?.parse('bounces+42-cd18c55102b8@mail.example.com'), 42)
   })
 
   test('a DSN with a 5.1.1 failure: the message is bounced, its address suppressed (source dsn); the same DSN twice counts once', async () => {

@@ -69,6 +69,10 @@ export {
   recordFeedback,
 } from './feedback.ts'
 export { ENHANCED_STATUS, enhancedStatus, statusSuppresses } from './smtp-status.ts'
+// Bounces by mail: per-message VERP return paths, and an SMTP receiver that reads DSNs and ARF.
+export { type Verp, verp } from './verp.ts'
+export { type BounceReceiver, type BounceReceiverOptions, startBounceReceiver } from './bounces/receiver.ts'
+export { type ReadResult, readReport } from './bounces/reports.ts'
 
 // Helpers an app sending mail needs too.
 export { type AddressProblem, type AddressResult, addressKey, type Mailbox, normalizeAddress, parseMailbox } from './address.ts'

@@ -1,4 +1,4 @@
-import { escapeRegExp } from '../../lib/regexp.ts'
+import { escapeRegExp } from '../regexp.ts'
 
 /**
  * Just enough MIME to read delivery reports: headers (unfolded), and the parts of a multipart

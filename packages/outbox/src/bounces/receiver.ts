@@ -1,6 +1,7 @@
-import type { Logger } from 'pino'
-import { type Clock, recordFeedback } from '@ragtime/outbox'
-import type { Outbox } from '../templates.ts'
+import type { Clock } from '../clock.ts'
+import { recordFeedback } from '../feedback.ts'
+import type { Logger } from '../options.ts'
+import type { Outbox } from '../outbox.ts'
 import type { Verp } from '../verp.ts'
 import { readReport } from './reports.ts'
 
@@ -18,10 +19,13 @@ export interface BounceReceiver {
 
 export interface BounceReceiverOptions {
   /** Where the reports are recorded. */
-  readonly outbox: Outbox
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any app's templates and prefix
+  readonly outbox: Outbox<any, any>
   readonly clock: Clock
   readonly logger: Logger
-  /** RAGTIME_BOUNCE_ADDRESS: the bare address (feedback loops, bouncers that ignore VERP) is accepted too. */
+  /** The name in its greeting; default `bounces`. */
+  readonly serverName?: string
+  /** The bounce address: the bare address (feedback loops, bouncers that ignore VERP) is accepted too. */
   readonly bounceAddress: string
   readonly verp: Verp
   readonly host: string
@@ -42,8 +46,8 @@ export async function startBounceReceiver(options: BounceReceiverOptions): Promi
   const open = new Map<string, number>()
   const counted = new Set<string>()
   const server = new SMTPServer({
-    name: 'ragtime-bounces',
-    banner: 'Ragtime bounce receiver',
+    name: options.serverName ?? 'bounces',
+    banner: 'bounce receiver',
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
     disableReverseLookup: true,

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { escapeRegExp as escape } from '../lib/regexp.ts'
+import { escapeRegExp as escape } from './regexp.ts'
 
 /**
  * VERP (variable envelope return path): each message's envelope sender is
@@ -15,11 +15,15 @@ export interface Verp {
 
 const MAC_CHARS = 12
 
-export function verp(bounceAddress: string, secretKey: string): Verp {
+/**
+ * VERP addresses of `bounceAddress`, their MACs keyed by `key`: 32 random bytes or more, or a key
+ * derived from the app's secret (the same key in every process, and across deploys, or bounces of
+ * mail sent before a change are refused as forged).
+ */
+export function verp(bounceAddress: string, key: string | Buffer): Verp {
   const at = bounceAddress.lastIndexOf('@')
   const local = bounceAddress.slice(0, at)
   const domain = bounceAddress.slice(at + 1).toLowerCase()
-  const key = createHmac('sha256', secretKey).update('ragtime verp').digest()
   const mac = (id: string) => createHmac('sha256', key).update(id).digest('hex').slice(0, MAC_CHARS)
   const pattern = new RegExp(`^${escape(local)}\\+(\\d{1,15})-([0-9a-f]{${MAC_CHARS}})@${escape(domain)}$`, 'i')
   return {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { ENHANCED_STATUS } from '@ragtime/outbox'
+import { ENHANCED_STATUS } from '../smtp-status.ts'
 import { type MimePart, parseHeaders, parseMime, walk } from './mime.ts'
 
 /** One thing a report says about one of our messages. */
