@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { createOutbox, createRenderer } from '@ragtime/outbox'
 import { transaction } from '../../src/db/index.ts'
 import { ManualClock } from '../helpers/env.ts'
 import { harness } from '../helpers/outbox.ts'
@@ -66,6 +67,14 @@ describe('enqueue is part of the caller’s transaction', () => {
     await h.worker.runOnce()
     assert.equal((await h.outbox.get(confirm))?.state, 'sent')
     assert.equal((await h.outbox.get(notice))?.state, 'queued')
+  })
+
+  test('a table prefix is lower case letters, digits and underscores ending with one (PostgreSQL folds LISTEN channels)', async () => {
+    const h = await harness()
+    for (const tablePrefix of ['Shop_', 'shop', 'shop-mail_', 'x;drop_']) {
+      assert.throws(() => createOutbox({ db: h.db.kysely, renderer: createRenderer({ templatesDir: '.', sender: 'a@b.test' }), tablePrefix }), /tablePrefix must be/)
+    }
+    assert.doesNotThrow(() => createOutbox({ db: h.db.kysely, renderer: createRenderer({ templatesDir: '.', sender: 'a@b.test' }), tablePrefix: 'shop_mail_' }))
   })
 
   test('a bad recipient is refused at enqueue, and the transaction with it', async () => {

@@ -38,6 +38,8 @@ test('the node:http example signs a member up with a welcome email, and refuses 
   assert.equal(bad.status, 400)
   assert.deepEqual(await bad.json(), { error: 'bad_address' })
   assert.equal((await fetch(`${base}/elsewhere`)).status, 404)
+  const large = await fetch(`${base}/members`, { method: 'POST', body: new URLSearchParams({ email: `${'a'.repeat(2_000)}@example.test` }) })
+  assert.equal(large.status, 413)
 
   await sink.waitForAccepted(1, 15_000)
   const mail = await simpleParser(sink.received[0]!.raw)

@@ -56,8 +56,11 @@ test('npm pack, installed into a fresh project: exactly the committed message re
   const [tarball] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[]
   assert.ok(tarball)
   const files = tarball.files.map((file) => file.path)
-  for (const wanted of ['package.json', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts']) assert.ok(files.includes(wanted), `the tarball has ${wanted}`)
-  assert.deepEqual(files.filter((file) => !/^(dist\/|package\.json$|README\.md$|CHANGELOG\.md$)/.test(file)), [], 'nothing but the build and its documents')
+  for (const wanted of ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'src/index.ts']) {
+    assert.ok(files.includes(wanted), `the tarball has ${wanted}`)
+  }
+  // The build, the sources its maps point at, and its documents: no build info, no tests.
+  assert.deepEqual(files.filter((file) => !/^(dist\/.*\.(js|d\.ts)(\.map)?|src\/.*\.ts|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file)), [])
 
   const project = path.join(dir, 'shop')
   await run('mkdir', ['-p', path.join(project, 'templates')])

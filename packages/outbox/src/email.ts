@@ -15,9 +15,9 @@ export interface EmailMessage {
  * An email to one of the app's templates, typed by its map of template name → context:
  *
  * ```ts
- * interface Templates { 'auth/confirm': { username: string; confirmUrl: string } }
+ * interface Templates { welcome: { name: string } }
  * const outbox = createOutbox<Templates>({ … })
- * await outbox.enqueue(trx, { template: 'auth/confirm', to, subject, context: { username, confirmUrl } })
+ * await outbox.enqueue(trx, { template: 'welcome', to, subject: 'Welcome', context: { name } })
  * ```
  *
  * A wrong name or a wrong context fails to compile.

@@ -26,7 +26,7 @@ export interface FeedbackReport {
    * another address than the message's recipient (a forwarder's target) is ignored.
    */
   readonly recipient?: string | undefined
-  /** The remote server's or provider's words: for the dashboard, never shown to users. */
+  /** The remote server's or provider's words: for operators, never for users. */
   readonly detail: string
 }
 

@@ -6,7 +6,7 @@
 export { createOutbox, type EnqueueOptions, type Outbox, type OutboxOptions, type OutboxStatus } from './outbox.ts'
 export { committed, transaction } from './transaction.ts'
 export { migrate, type MigrateOptions } from './migrations/index.ts'
-export type { Dialect, NotificationClient } from './db.ts'
+export type { Db as OutboxDb, Dialect, NotificationClient } from './db.ts'
 export type * from './schema.ts'
 export type { Email, EmailMessage, TemplateName } from './email.ts'
 export { MAIL_ERROR_CODES, MailInputError } from './errors.ts'
@@ -25,7 +25,7 @@ export {
   UNFINISHED_STATES,
   WAITING_STATES,
 } from './states.ts'
-export type { LastFailure, OutboxRow, SmtpReply } from './store/index.ts'
+export type { LastFailure, OutboxRow, OutboxStore, Outcome, SmtpReply } from './store/index.ts'
 export { DEFAULT_TABLE_PREFIX, notifyChannel } from './tables.ts'
 
 // Delivery.
@@ -72,7 +72,7 @@ export { ENHANCED_STATUS, enhancedStatus, statusSuppresses } from './smtp-status
 // Bounces by mail: per-message VERP return paths, and an SMTP receiver that reads DSNs and ARF.
 export { type Verp, verp } from './verp.ts'
 export { type BounceReceiver, type BounceReceiverOptions, startBounceReceiver } from './bounces/receiver.ts'
-export { type ReadResult, readReport } from './bounces/reports.ts'
+export { type ParsedReport, type ReadResult, readReport } from './bounces/reports.ts'
 
 // Helpers an app sending mail needs too.
 export { type AddressProblem, type AddressResult, addressKey, type Mailbox, normalizeAddress, parseMailbox } from './address.ts'

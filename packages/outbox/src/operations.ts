@@ -39,7 +39,7 @@ export interface MinuteActivity {
   readonly failed: number
 }
 
-/** Everything the dashboard shows, read in one go. */
+/** Everything an operator's overview shows, read in one go. */
 export interface MailOverview extends OutboxStatus {
   /** Messages still to be delivered: queued, sending and retrying. */
   readonly queueDepth: number
@@ -118,7 +118,7 @@ export function mailOperations(outbox: Outbox<any>): MailOperations {
     async overview({ rows = 20, suppressions = 50, audit = 20 } = {}) {
       const now = clock.now()
       const hourStart = (Math.floor(now / MINUTE) - 59) * MINUTE
-      // One query after another: a dashboard view holds one pooled connection, not nine.
+      // One query after another: an overview holds one pooled connection, not nine.
       const status = await outbox.status()
       const activity = await activityPerMinute(db.kysely, hourStart)
       const byMinute = new Map(activity.map((a) => [a.minute * MINUTE, a]))

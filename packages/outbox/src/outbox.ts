@@ -53,7 +53,7 @@ export interface Outbox<Templates = Record<string, object>, Prefix extends strin
    * ```ts
    * await transaction(db, async (trx) => {
    *   const user = await insertUser(trx, …)
-   *   await outbox.enqueue(trx, { template: 'auth/confirm', to: user.email, subject: 'Confirm your account', context })
+   *   await outbox.enqueue(trx, { template: 'welcome', to: user.email, subject: 'Welcome', context: { name: user.name } })
    * })
    * ```
    */

@@ -73,7 +73,7 @@ export interface MailFeedbackTable {
   at: Millis
 }
 
-/** One failed delivery attempt, for the dashboard's failures per minute. */
+/** One failed delivery attempt, for the failures per minute of mailOperations' overview. */
 export interface MailFailuresTable {
   id: Generated<number>
   outbox_id: number
@@ -84,11 +84,11 @@ export interface MailFailuresTable {
   at: Millis
 }
 
-/** Who did what to the outbox, from the dashboard or the CLI. */
+/** Who did what to the outbox (mailOperations' perform and purges). */
 export interface MailAuditTable {
   id: Generated<number>
   at: Millis
-  /** `admin@example.com` (dashboard) or `cli:<user>@<host>`. */
+  /** The actor the app names, such as an operator's address or `cli:<user>@<host>`. */
   actor: string
   /** retry, retry-dead, cancel, unsuppress, purge. */
   action: string

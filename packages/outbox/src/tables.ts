@@ -17,12 +17,13 @@ export const DEFAULT_TABLE_PREFIX = 'mail_'
 export const TABLES = ['outbox', 'body', 'suppression', 'failures', 'feedback', 'audit', 'flow_buckets', 'flow_slots', 'migration'] as const
 
 /**
- * A table prefix: letters, digits and underscores, starting with a letter or underscore and
- * ending with an underscore, so that every name it makes is a plain identifier.
+ * A table prefix: lower-case letters, digits and underscores, starting with a letter or
+ * underscore and ending with an underscore, so that every name it makes is a plain identifier
+ * (PostgreSQL folds unquoted names, LISTEN's channel among them, to lower case).
  */
 export function checkTablePrefix(prefix: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,30}_$/.test(prefix) && prefix !== '') {
-    throw new Error(`tablePrefix must be letters, digits and underscores ending with "_", such as "mail_" (got "${prefix}")`)
+  if (!/^[a-z_][a-z0-9_]{0,30}_$/.test(prefix) && prefix !== '') {
+    throw new Error(`tablePrefix must be lower-case letters, digits and underscores ending with "_", such as "mail_" (got "${prefix}")`)
   }
   return prefix
 }

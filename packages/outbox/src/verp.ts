@@ -4,7 +4,7 @@ import { escapeRegExp as escape } from './regexp.ts'
 /**
  * VERP (variable envelope return path): each message's envelope sender is
  * `<local>+<id>-<mac>@<domain>` of the bounce address, so a bounce names the message it is
- * about whatever the remote server writes in it. The MAC (HMAC-SHA256 keyed by SECRET_KEY, 48
+ * about whatever the remote server writes in it. The MAC (HMAC-SHA256 keyed by the app's key, 48
  * bits) makes addresses unforgeable: mail to a made-up one is refused at RCPT TO.
  */
 export interface Verp {

@@ -136,7 +136,9 @@ export class DeliveryWorker {
   constructor(options: WorkerOptions) {
     this.#outbox = options.outbox
     this.#transport = options.transport
-    this.#delivery = { ...DEFAULT_DELIVERY, ...options.delivery }
+    // An option given as undefined takes its default too.
+    const given = Object.entries(options.delivery ?? {}).filter(([, value]) => value !== undefined)
+    this.#delivery = { ...DEFAULT_DELIVERY, ...Object.fromEntries(given) }
     this.#log = options.logger ?? silentLogger
     this.id = options.id ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
     this.#flushSize = Math.max(10, this.#delivery.concurrency * 2)

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.ts'
 import { recordFeedback } from '../feedback.ts'
-import type { Logger } from '../options.ts'
+import { type Logger, silentLogger } from '../options.ts'
 import type { Outbox } from '../outbox.ts'
 import type { Verp } from '../verp.ts'
 import { readReport } from './reports.ts'
@@ -21,8 +21,10 @@ export interface BounceReceiverOptions {
   /** Where the reports are recorded. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any app's templates and prefix
   readonly outbox: Outbox<any, any>
-  readonly clock: Clock
-  readonly logger: Logger
+  /** Default: the outbox's clock. */
+  readonly clock?: Clock
+  /** Default: silent. */
+  readonly logger?: Logger
   /** The name in its greeting; default `bounces`. */
   readonly serverName?: string
   /** The bounce address: the bare address (feedback loops, bouncers that ignore VERP) is accepted too. */
@@ -40,7 +42,9 @@ export interface BounceReceiverOptions {
  * line (refusing it would only bounce it back to a mailer daemon).
  */
 export async function startBounceReceiver(options: BounceReceiverOptions): Promise<BounceReceiver> {
-  const { outbox, clock, logger, verp, host } = options
+  const { outbox, verp, host } = options
+  const clock = options.clock ?? outbox.clock
+  const logger = options.logger ?? silentLogger
   const bounceAddress = options.bounceAddress.toLowerCase()
   const { SMTPServer } = await import('smtp-server')
   const open = new Map<string, number>()

@@ -34,7 +34,8 @@ export interface DkimSigning {
 export interface RendererOptions {
   /** The folder holding `<area>/<name>.txt|.html` and `layouts/`. */
   readonly templatesDir: string
-  readonly subjectPrefix: string
+  /** Put before every subject, such as `[Acme] `; default none. */
+  readonly subjectPrefix?: string | undefined
   /** `Name <address>` or a bare address. */
   readonly sender: string
   /** Each message is signed once, here, and stored signed. */
@@ -71,7 +72,7 @@ export function createRenderer(options: RendererOptions): Renderer {
     async render(email, date) {
       if (renders.hasSubscribers) renders.publish({ template: email.template })
       const to = recipient(email.to)
-      const subject = headerText(options.subjectPrefix + email.subject)
+      const subject = headerText((options.subjectPrefix ?? '') + email.subject)
       const data = { ...email.context, subject }
       const textBody = text.render(`${email.template}.txt`, data).trim() + '\n'
       // Inlined CSS: many mail clients ignore <style> blocks.

@@ -52,6 +52,10 @@ export async function reclaimExpired(db: OutboxDb, now: Millis): Promise<number>
       run_at: now,
       updated_at: now,
       last_error: 'lease expired: the worker holding this message stopped before recording it',
+      // Its outcome is unknown: retried as a transient failure, with no reply to show.
+      last_failure: 'transient',
+      last_smtp_code: null,
+      last_smtp_status: null,
     })
     .where('state', '=', 'sending')
     .where('locked_until', '<', now)

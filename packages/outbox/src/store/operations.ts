@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import type { Millis } from '../db.ts'
 import { addressKey } from '../address.ts'
 import { LIVE_STATES, UNFINISHED_STATES, WAITING_STATES } from '../states.ts'
-import { EXPIRED_ERROR } from './record.ts'
+import { EXPIRED } from './record.ts'
 import type { OutboxDb } from './types.ts'
 
 /** The queries behind the operations (dashboards, command lines); the same SQL on both databases. */
@@ -200,7 +200,7 @@ export async function expireOverdue(db: OutboxDb, now: Millis, limit: number): P
     .limit(limit)
   const expired = await db
     .updateTable('mail_outbox')
-    .set({ state: 'expired', last_error: EXPIRED_ERROR, updated_at: now })
+    .set({ state: 'expired', ...EXPIRED, updated_at: now })
     .where('id', 'in', due)
     .where('state', 'in', WAITING_STATES)
     .returning('id')

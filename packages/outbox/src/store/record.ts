@@ -35,7 +35,7 @@ export async function recordOutcomes(
     if (outcome.kind === 'expired') {
       const { numUpdatedRows } = await leasedTo(trx, workerId)
         .where('id', '=', outcome.id)
-        .set({ locked_by: null, locked_until: null, updated_at: now, state: 'expired', last_error: EXPIRED_ERROR })
+        .set({ locked_by: null, locked_until: null, updated_at: now, state: 'expired', ...EXPIRED })
         .executeTakeFirst()
       if (numUpdatedRows > 0n) recorded.add(outcome.id)
       continue
@@ -91,7 +91,13 @@ export async function recordOutcomes(
   return recorded
 }
 
-export const EXPIRED_ERROR = 'not sent: its deadline passed'
+/** What an expired message's row says: the words, and no failure as data (it was never refused). */
+export const EXPIRED = Object.freeze({
+  last_error: 'not sent: its deadline passed',
+  last_failure: null,
+  last_smtp_code: null,
+  last_smtp_status: null,
+})
 
 /**
  * Made once: this runs for every few messages sent, and an expression builder (what a `set`
