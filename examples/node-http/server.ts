@@ -33,6 +33,8 @@ worker.start()
 const reply = (res: ServerResponse, status: number, body: object) =>
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
 
+// Each request sends an email to an address the caller chooses: a real app limits this route
+// per client and per address (Ragtime's register route does), as it would any mail it sends.
 const server = createServer((req, res) => {
   if (req.method !== 'POST' || req.url !== '/members') return reply(res, 404, { error: 'not_found' })
   if (Number(req.headers['content-length'] ?? 0) > 1_000) {

@@ -2,7 +2,8 @@
 // the arguments (and answers --help) with these before it loads a command's module, so help and
 // usage errors cost a few milliseconds, not the loading of the whole app.
 import { defineCommand } from './args.ts'
-import { MAIL_STATES } from '@ragtime/outbox'
+// The states alone: `--help` loads nothing else (no kysely, no SMTP).
+import { MAIL_STATES } from '@ragtime/outbox/states'
 
 /** Where `ragtime bounces` listens when RAGTIME_BOUNCE_SMTP_PORT is unset (25 needs root: forward it). */
 export const DEFAULT_BOUNCE_PORT = 2525

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import type { DeliveryOptions, SmtpOptions } from '@ragtime/outbox'
+import { DEFAULT_DELIVERY, type DeliveryOptions, type SmtpOptions } from '@ragtime/outbox/lite'
 import { z } from 'zod'
 import { normalizeAddress, parseMailbox } from '../lib/email-address.ts'
 import { readDkimKey } from './dkim-key.ts'
@@ -151,18 +151,18 @@ function schema(cwd: string) {
     RAGTIME_WEBHOOK_MAILGUN_SECRET: line.optional(),
     RAGTIME_WEBHOOK_SES_SECRET: z.string().optional(),
     RAGTIME_DNS_SERVERS: dnsServers.default([]),
-    RAGTIME_MAIL_CONCURRENCY: integer(1, 100).default(5),
-    RAGTIME_MAIL_MAX_CONNECTIONS: integer(1, 1000).default(50),
+    RAGTIME_MAIL_CONCURRENCY: integer(1, 100).default(DEFAULT_DELIVERY.concurrency),
+    RAGTIME_MAIL_MAX_CONNECTIONS: integer(1, 1000).default(DEFAULT_DELIVERY.maxConnections),
     RAGTIME_MAIL_RATE: rate.optional(),
     RAGTIME_MAIL_DOMAIN_RATES: domainRates.default(new Map()),
-    RAGTIME_MAIL_BATCH_SIZE: integer(1, 1000).default(100),
-    RAGTIME_MAIL_RETRY_FIRST: duration.default(5_000),
-    RAGTIME_MAIL_RETRY_MAX: duration.default(300_000),
-    RAGTIME_MAIL_GIVE_UP: duration.default(86_400_000),
-    RAGTIME_MAIL_LEASE: duration.default(30_000),
-    RAGTIME_MAIL_SHUTDOWN_GRACE: duration.default(10_000),
-    RAGTIME_MAIL_POLL: duration.default(1_000),
-    RAGTIME_MAIL_RETENTION: duration.default(30 * 86_400_000),
+    RAGTIME_MAIL_BATCH_SIZE: integer(1, 1000).default(DEFAULT_DELIVERY.batchSize),
+    RAGTIME_MAIL_RETRY_FIRST: duration.default(DEFAULT_DELIVERY.retryFirstMs),
+    RAGTIME_MAIL_RETRY_MAX: duration.default(DEFAULT_DELIVERY.retryMaxMs),
+    RAGTIME_MAIL_GIVE_UP: duration.default(DEFAULT_DELIVERY.giveUpMs),
+    RAGTIME_MAIL_LEASE: duration.default(DEFAULT_DELIVERY.leaseMs),
+    RAGTIME_MAIL_SHUTDOWN_GRACE: duration.default(DEFAULT_DELIVERY.shutdownGraceMs),
+    RAGTIME_MAIL_POLL: duration.default(DEFAULT_DELIVERY.pollMs),
+    RAGTIME_MAIL_RETENTION: duration.default(DEFAULT_DELIVERY.retentionMs),
     RAGTIME_DEV_SMTP_PORT: integer(1, 65535).default(1025),
     RAGTIME_RATE_LIMITS: flag.default(true),
     RAGTIME_PASSWORD_COST: integer(10, 20).default(17),

@@ -10,7 +10,7 @@ import { ImmediateSqliteDialect } from './sqlite-dialect.ts'
 export type { Database, Millis } from './schema.ts'
 export { migrateToLatest } from './migrate.ts'
 export { isUniqueViolation } from './errors.ts'
-export { transaction } from '@ragtime/outbox'
+export { transaction } from '@ragtime/outbox/lite'
 export { clearWindow, countInWindow, purgeWindows, type WindowCount } from './fixed-window.ts'
 
 export type Dialect = 'sqlite' | 'postgres'

@@ -1,4 +1,4 @@
-import { migrate as migrateOutbox } from '@ragtime/outbox'
+import { migrate as migrateOutbox } from '@ragtime/outbox/lite'
 import { type Kysely, type Migration, sql } from 'kysely'
 import type { Db } from './index.ts'
 import { migrations } from './migrations/index.ts'

@@ -1,7 +1,7 @@
 import type { Generated } from 'kysely'
-import type { Millis, OutboxTables } from '@ragtime/outbox'
+import type { Millis, OutboxTables } from '@ragtime/outbox/lite'
 
-export type { Millis } from '@ragtime/outbox'
+export type { Millis } from '@ragtime/outbox/lite'
 
 export interface UsersTable {
   id: Generated<number>

@@ -1,6 +1,6 @@
-import { type AddressProblem, normalizeAddress as normalize } from '@ragtime/outbox'
+import { type AddressProblem, normalizeAddress as normalize } from '@ragtime/outbox/lite'
 
-export { type AddressProblem, addressKey, type Mailbox, parseMailbox } from '@ragtime/outbox'
+export { type AddressProblem, addressKey, type Mailbox, parseMailbox } from '@ragtime/outbox/lite'
 
 export type AddressResult = { ok: true; address: string } | { ok: false; problem: AddressProblem; message: string }
 

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { createOutbox, createRenderer } from '@ragtime/outbox'
+import { committed, createOutbox, createRenderer } from '@ragtime/outbox'
+import type { Transaction } from 'kysely'
+import type { Database } from '../../src/db/index.ts'
 import { transaction } from '../../src/db/index.ts'
 import { ManualClock } from '../helpers/env.ts'
+import { ON_POSTGRES } from '../helpers/postgres.ts'
 import { harness } from '../helpers/outbox.ts'
 
 describe('enqueue is part of the caller’s transaction', () => {
@@ -67,6 +70,36 @@ describe('enqueue is part of the caller’s transaction', () => {
     await h.worker.runOnce()
     assert.equal((await h.outbox.get(confirm))?.state, 'sent')
     assert.equal((await h.outbox.get(notice))?.state, 'queued')
+  })
+
+  test('an app’s own transaction: committed(trx) wakes the worker and emits enqueued; without it the mail waits for the poll', async () => {
+    const h = await harness({ env: { RAGTIME_MAIL_POLL: '1h' } })
+    const enqueued: string[] = []
+    h.outbox.signals.on('enqueued', (event) => enqueued.push(event.template))
+    const email = { template: 'system/test', to: 'ann@example.test', subject: 'Hi', context: { sentAt: 'noon', baseUrl: 'http://x.test' } } as const
+    const idle = h.worker.whenIdle()
+    h.worker.start()
+    await idle
+    // A plain Kysely transaction, not the outbox's transaction(): the app reports the commit itself.
+    let own: Transaction<Database> | undefined
+    const first = await h.db.kysely.transaction().execute(async (trx) => {
+      own = trx
+      return h.outbox.enqueue(trx, email)
+    })
+    assert.deepEqual(enqueued, [], 'nothing is announced before the app says it committed')
+    committed(own!)
+    assert.deepEqual(enqueued, ['system/test'])
+    assert.equal((await h.outbox.waitFor(first, 'sent', { timeoutMs: 5_000 })).state, 'sent', 'woken at once, not by the hour-long poll')
+    // Not reported: committed and kept, never announced; on SQLite it waits for the next poll, on
+    // PostgreSQL the transaction's NOTIFY still wakes the worker.
+    const second = await h.db.kysely.transaction().execute((trx) => h.outbox.enqueue(trx, { ...email, to: 'bob@example.test' }))
+    if (ON_POSTGRES) {
+      assert.equal((await h.outbox.waitFor(second, 'sent', { timeoutMs: 5_000 })).state, 'sent')
+    } else {
+      await assert.rejects(h.outbox.waitFor(second, 'sent', { timeoutMs: 300 }), /did not reach sent/)
+      assert.equal((await h.outbox.get(second))?.state, 'queued')
+    }
+    assert.deepEqual(enqueued, ['system/test'])
   })
 
   test('a table prefix is lower case letters, digits and underscores ending with one (PostgreSQL folds LISTEN channels)', async () => {

@@ -2,7 +2,7 @@ import { hostname, userInfo } from 'node:os'
 import type { ConfigNeeds } from '../../config/index.ts'
 import { duration } from '../../config/parsers.ts'
 import { transaction } from '../../db/index.ts'
-import { formatDuration } from '@ragtime/outbox'
+import { formatDuration } from '@ragtime/outbox/lite'
 import { normalizeAddress } from '../../lib/email-address.ts'
 import {
   isMailState,

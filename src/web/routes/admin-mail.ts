@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { User } from '../../accounts/index.ts'
-import { formatDuration } from '@ragtime/outbox'
+import { formatDuration } from '@ragtime/outbox/lite'
 import { COMPLAINT_RATE_WARNING, MAIL_STATES, type MailAction, NOTHING_CHANGED } from '../../mail/index.ts'
 import { activityChart } from '../views/activity-chart.ts'
 import { fields, requireUser, seeOther } from './helpers.ts'

@@ -35,7 +35,16 @@ export async function recordOutcomes(
     if (outcome.kind === 'expired') {
       const { numUpdatedRows } = await leasedTo(trx, workerId)
         .where('id', '=', outcome.id)
-        .set({ locked_by: null, locked_until: null, updated_at: now, state: 'expired', ...EXPIRED })
+        .set({
+          locked_by: null,
+          locked_until: null,
+          updated_at: now,
+          state: 'expired',
+          last_error: EXPIRED.last_error,
+          last_failure: null,
+          last_smtp_code: null,
+          last_smtp_status: null,
+        })
         .executeTakeFirst()
       if (numUpdatedRows > 0n) recorded.add(outcome.id)
       continue
