@@ -47,7 +47,10 @@ const tables = url.startsWith('sqlite:')
   ? await db.selectFrom('sqlite_master').where('type', '=', 'table').where('name', 'not like', 'sqlite_%').select('name').execute()
   : await db.selectFrom('information_schema.tables').where('table_schema', '=', sql\`current_schema()\`).select('table_name as name').execute()
 await db.destroy()
-console.log(JSON.stringify({ summary, orders, counts: status.counts, tables: tables.map((t) => t.name).sort() }))
+const lite = await import('@ragtime/outbox/lite')
+const { MAIL_STATES } = await import('@ragtime/outbox/states')
+const entries = typeof lite.migrate === 'function' && lite.MAIL_STATES === MAIL_STATES && MAIL_STATES.includes('sent')
+console.log(JSON.stringify({ summary, orders, counts: status.counts, tables: tables.map((t) => t.name).sort(), entries }))
 `
 
 test('npm pack, installed into a fresh project: exactly the committed message reaches a real SMTP server', { timeout: 180_000 }, async () => {
@@ -81,7 +84,8 @@ test('npm pack, installed into a fresh project: exactly the committed message re
       env: { PATH: process.env.PATH ?? '', DATABASE_URL: testDatabaseUrl(), SMTP_PORT: String(sink.port) },
       timeout: 60_000,
     })
-    const result = JSON.parse(stdout) as { summary: { sent: number }; orders: { item: string }[]; counts: Record<string, number>; tables: string[] }
+    const result = JSON.parse(stdout) as { summary: { sent: number }; orders: { item: string }[]; counts: Record<string, number>; tables: string[]; entries: boolean }
+    assert.equal(result.entries, true, 'the /lite and /states entry points resolve from the tarball, sharing its modules')
     assert.deepEqual(
       result.tables.filter((table) => table !== 'orders'),
       ['body', 'feedback', 'failures', 'audit', 'flow_buckets', 'flow_slots', 'migration', 'outbox', 'suppression'].map((t) => `shop_mail_${t}`).sort(),
