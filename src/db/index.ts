@@ -2,15 +2,16 @@ import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
 import { Kysely, PostgresDialect } from 'kysely'
-import pg from 'pg'
 import type { DatabaseLocation } from '../config/index.ts'
 import type { Database } from './schema.ts'
+import { pg } from './pg.ts'
 import { ImmediateSqliteDialect } from './sqlite-dialect.ts'
 
 export type { Database, Millis } from './schema.ts'
 export { migrateToLatest } from './migrate.ts'
 export { isUniqueViolation } from './errors.ts'
 export { transaction } from '@ragtime/outbox/lite'
+export { pg } from './pg.ts'
 export { clearWindow, countInWindow, purgeWindows, type WindowCount } from './fixed-window.ts'
 
 export type Dialect = 'sqlite' | 'postgres'
@@ -23,14 +24,11 @@ export interface Db {
   close(): Promise<void>
 }
 
-// int8 (bigint, count(*)) arrives as a string by default; ids and times here fit a double.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
-
 /** PostgreSQL: a connection pool of `poolSize`; SQLite: WAL, a busy timeout, foreign keys on. */
 export function openDatabase(location: DatabaseLocation, { poolSize = 10 }: { poolSize?: number } = {}): Db {
   if (location.kind === 'postgres') {
     // A server that does not answer is an error in 5 s, not a request that hangs.
-    const pool = new pg.Pool({ connectionString: location.url, max: poolSize, connectionTimeoutMillis: 5_000 })
+    const pool = new (pg().Pool)({ connectionString: location.url, max: poolSize, connectionTimeoutMillis: 5_000 })
     // A client that loses its connection must not crash the process: idle, the pool replaces
     // it; checked out, the query that was running fails and the pool drops it on release.
     pool.on('error', () => {})

@@ -12,9 +12,8 @@ import {
   type Verp,
   verp,
 } from '@ragtime/outbox'
-import pg from 'pg'
 import type { Config } from '../config/index.ts'
-import type { Db } from '../db/index.ts'
+import { type Db, pg } from '../db/index.ts'
 import type { MailTemplates, Outbox } from './templates.ts'
 
 // The engine: Ragtime uses it only through the package's public API.
@@ -95,7 +94,7 @@ export function outboxFromConfig(config: Config, db: Db, clock?: Clock): Outbox 
   return createOutbox<MailTemplates>({
     db: db.kysely,
     dialect: db.dialect,
-    listen: url === undefined ? undefined : () => new pg.Client({ connectionString: url }),
+    listen: url === undefined ? undefined : () => new (pg().Client)({ connectionString: url }),
     renderer,
     envelopeSender: verp ? (id) => verp.address(id) : undefined,
     ...(clock ? { clock } : {}),
