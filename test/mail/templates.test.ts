@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, test } from 'node:test'
+import { Eta } from 'eta'
+import juice from 'juice'
 import { createRenderer, MAIL_TEMPLATES_DIR } from '../../src/mail/index.ts'
 import { MAIL_SAMPLES } from '../../templates/mail/samples.ts'
+import { tempDir } from '../helpers/env.ts'
 
 const renderer = createRenderer({ templatesDir: MAIL_TEMPLATES_DIR, subjectPrefix: 'Ragtime — ', sender: 'Ragtime <noreply@ragtime.test>' })
 
@@ -108,4 +111,25 @@ describe('the HTML part is built for mail clients', () => {
       assert.match(html, /<table role="presentation" class="card" width="100%"[^>]*style="[^"]*max-width: 600px/)
     })
   }
+})
+
+describe('CSS inlining', () => {
+  test('every template is inlined exactly as juice does with its defaults (the renderer skips only the var() pass)', async () => {
+    const eta = new Eta({ views: MAIL_TEMPLATES_DIR, autoEscape: true, autoTrim: false })
+    for (const [name, sample] of Object.entries(MAIL_SAMPLES)) {
+      const mail = await renderer.render(sample, new Date('2026-11-28T12:00:00Z'))
+      const expected = juice(eta.render(`${name}.html`, { ...sample.context, subject: mail.subject }))
+      assert.equal(mail.html, expected, name)
+    }
+  })
+
+  test('a template with CSS custom properties has them resolved', async () => {
+    const dir = tempDir()
+    mkdirSync(path.join(dir, 'area'))
+    writeFileSync(path.join(dir, 'area/vars.html'), '<style>:root { --brand: #123456; } p { color: var(--brand); }</style><p>Hi <%= it.name %></p>')
+    writeFileSync(path.join(dir, 'area/vars.txt'), 'Hi <%= it.name %>')
+    const own = createRenderer({ templatesDir: dir, sender: 'noreply@example.test' })
+    const mail = await own.render({ template: 'area/vars', to: 'ann@example.test', subject: 'Hi', context: { name: 'Ann' } } as never, new Date())
+    assert.match(mail.html, /<p style="color: #123456;">Hi Ann<\/p>/)
+  })
 })
