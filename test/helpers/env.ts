@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after } from 'node:test'
@@ -10,9 +10,16 @@ import { createTestSchema, ON_POSTGRES } from './postgres.ts'
 
 export const silentLogger = pino({ level: 'silent' })
 
+/**
+ * Where test databases go: a memory file system when there is one (Linux), where SQLite's fsync
+ * at each commit costs nothing. What the tests check does not depend on the disk; a process
+ * killed mid-write (the crash tests) leaves the same file either way.
+ */
+const MEMORY_FS = existsSync('/dev/shm') ? '/dev/shm' : undefined
+
 /** A fresh folder, removed after the current test (or file, at top level). */
-export function tempDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ragtime-test-'))
+export function tempDir(parent = tmpdir()): string {
+  const dir = mkdtempSync(path.join(parent, 'ragtime-test-'))
   after(() => rmSync(dir, { recursive: true, force: true }))
   return dir
 }
@@ -23,7 +30,7 @@ export function testDatabaseUrl(): string {
   if (process.env.RAGTIME_TEST_NO_DATABASE === '1') {
     throw new Error('this file is on DATABASE_FREE in scripts/run-tests.mjs, so it runs on one pass only: take it off the list to use a database')
   }
-  if (!ON_POSTGRES) return `sqlite:${path.join(tempDir(), 'ragtime.sqlite')}`
+  if (!ON_POSTGRES) return `sqlite:${path.join(tempDir(MEMORY_FS), 'ragtime.sqlite')}`
   // Dropped in bulk by scripts/run-tests.mjs after the pass, once every connection is gone.
   return createTestSchema()
 }

@@ -65,10 +65,18 @@ export async function webHarness({
     await db.close()
   })
 
+  // Each message is parsed once: mailTo polls, and parsing every earlier message on each poll
+  // was most of the CPU of tests that wait for many emails.
+  const parsed = new WeakMap<object, Promise<ParsedMail>>()
+  const parse = (message: SmtpSink['received'][number]) => {
+    let mail = parsed.get(message)
+    if (!mail) parsed.set(message, (mail = simpleParser(message.raw)))
+    return mail
+  }
   const parsedTo = async (address: string) => {
     const all: ParsedMail[] = []
     for (const message of sink.received) {
-      if (message.envelope.to.includes(address)) all.push(await simpleParser(message.raw))
+      if (message.envelope.to.includes(address)) all.push(await parse(message))
     }
     return all
   }
