@@ -9,7 +9,7 @@
 // job, a process of its own (`node --enable-source-maps --test-reporter=spec dist/test/<file>.js`,
 // its stack traces pointing at the .ts lines), and RAGTIME_TEST_CONCURRENCY jobs run at once
 // (default FILES_AT_ONCE below), slowest first, so that neither pass idles while the other still
-// has files. Files can run side by side because each test has a database of its own (a temporary
+// has files; the few that mostly wait on the clock (WAITING) run in one more slot beside them. Files can run side by side because each test has a database of its own (a temporary
 // SQLite file, a PostgreSQL schema), listens on ports the system picks, and writes nothing outside
 // its temporary folders. A file's report is printed whole when it ends, each line after the name
 // of its pass; the failures are listed again at the very end. Files on DATABASE_FREE below run on
@@ -31,6 +31,13 @@ import pg from 'pg'
  * More cores: raise RAGTIME_TEST_CONCURRENCY.
  */
 const FILES_AT_ONCE = 2
+
+/**
+ * Files that spend most of their time waiting on the clock (rates, pauses, cool-downs, a slow
+ * server), not on the CPU: they run one after another in a slot of their own, beside the
+ * FILES_AT_ONCE others, instead of holding one of those slots while the CPU idles.
+ */
+const WAITING = ['test/mail/flow-control.test.ts', 'test/mail/failover.test.ts', 'test/mail/smtp-pool-warm.test.ts', 'test/web/slow-smtp.test.ts']
 
 /**
  * The files that take longest (half a minute or more each in CI), started first: the last file
@@ -100,7 +107,7 @@ const POSTGRES_ONLY = ['test/scale-out/postgres.test.ts']
  * of the PostgreSQL pass rather than started there to skip (a process and a build of the app each).
  */
 const SQLITE_ONLY = ['test/e2e/accessibility.browser.test.ts', 'test/e2e/demo.browser.test.ts']
-for (const file of [...POSTGRES_ONLY, ...SQLITE_ONLY]) {
+for (const file of [...POSTGRES_ONLY, ...SQLITE_ONLY, ...WAITING]) {
   if (!existsSync(file)) {
     console.error(`${file} is listed in scripts/run-tests.mjs but does not exist`)
     process.exit(2)
@@ -274,17 +281,22 @@ const onPass = (dialect, file) =>
 const jobs = dialects
   .flatMap((dialect) => files.filter((file) => onPass(dialect, file)).map((file) => ({ dialect, file })))
   .sort((a, b) => rank(a.file) - rank(b.file) || a.file.localeCompare(b.file) || a.dialect.localeCompare(b.dialect))
-console.log(`# ${jobs.length} test files on ${dialects.map((d) => NAMES[d]).join(' and ')}, ${concurrency} at once`)
+const waiting = jobs.filter((job) => WAITING.includes(job.file))
+const working = jobs.filter((job) => !WAITING.includes(job.file))
+console.log(`# ${jobs.length} test files on ${dialects.map((d) => NAMES[d]).join(' and ')}, ${concurrency} at once${waiting.length > 0 ? `, and beside them, one at a time, the ${waiting.length} that mostly wait on the clock` : ''}`)
 
 const started = Date.now()
 const options = { prefix: dialects.length > 1, colour: process.stdout.isTTY && process.env.NO_COLOR === undefined && process.env.FORCE_COLOR === undefined }
 const results = []
 let next = 0
-await Promise.all(
-  Array.from({ length: Math.min(concurrency, jobs.length) }, async () => {
-    while (next < jobs.length) results.push(await runFile(jobs[next++], options))
+await Promise.all([
+  ...Array.from({ length: Math.min(concurrency, working.length) }, async () => {
+    while (next < working.length) results.push(await runFile(working[next++], options))
   }),
-)
+  (async () => {
+    for (const job of waiting) results.push(await runFile(job, options))
+  })(),
+])
 if (dialects.includes('postgres')) await dropTestSchemas(url)
 
 // Each pass's totals, then every failure again: the end of a long log is what gets read.

@@ -15,7 +15,9 @@ async function sendTest(address: string, env: Record<string, string>): Promise<n
   return Number(id)
 }
 
-describe('ragtime CLI', () => {
+// Each test has a database and an SMTP server of its own, and mostly waits on the processes it
+// starts: they run side by side.
+describe('ragtime CLI', { concurrency: true }, () => {
   test('migrate, send-test, status, list, and a worker that delivers it', async () => {
     const sink = await startSmtpSink()
     const env = testEnv({ MAIL_SERVER: '127.0.0.1', MAIL_PORT: String(sink.port) })
@@ -142,9 +144,10 @@ describe('ragtime CLI', () => {
 
   test('bad input is a clear message and a non-zero exit, never a stack trace', async () => {
     const env = testEnv()
-    for (const args of [['worker', '--metrics-port', 'x'], ['mail', 'list', '--state', 'bogus'], ['mail', 'retry', 'x'], ['mail', 'cancel', '-1'], ['mail', 'unsuppress'], ['mail', 'send-test', 'nope'], ['frobnicate']]) {
-      const result = await runRagtime(args, env)
-      assert.equal(result.code, 2, args.join(' '))
+    const usage = [['worker', '--metrics-port', 'x'], ['mail', 'list', '--state', 'bogus'], ['mail', 'retry', 'x'], ['mail', 'cancel', '-1'], ['mail', 'unsuppress'], ['mail', 'send-test', 'nope'], ['frobnicate']]
+    const results = await Promise.all(usage.map((args) => runRagtime(args, env)))
+    for (const [i, result] of results.entries()) {
+      assert.equal(result.code, 2, usage[i]?.join(' '))
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace')
     }
     const bad = await runRagtime(['migrate'], { ...env, MAIL_PORT: 'x', RAGTIME_MAIL_LEASE: '10' })

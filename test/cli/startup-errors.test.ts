@@ -36,7 +36,8 @@ async function outcome(ragtime: Spawned, started: RegExp): Promise<number | null
 
 const problems = (stderr: string) => [...stderr.matchAll(/^ {2}- (\w+): /gm)].map((m) => m[1])
 
-describe('production start-up: every problem in one message', () => {
+// The tests in each group start processes of their own and mostly wait for them: they run side by side.
+describe('production start-up: every problem in one message', { concurrency: true }, () => {
   test('serve without SECRET_KEY, BASE_URL and MAIL_SERVER lists all three; each command asks only for what it uses', async () => {
     const env = testEnv({ NODE_ENV: 'production' })
     const serve = await runRagtime(['serve'], env)
@@ -67,7 +68,7 @@ describe('production start-up: every problem in one message', () => {
   })
 })
 
-describe('a port in use: which port, and what changes it', () => {
+describe('a port in use: which port, and what changes it', { concurrency: true }, () => {
   test('the web port (PORT), taken on 127.0.0.1', { timeout: 60_000 }, async (t) => {
     const port = portOf(await occupy(t))
     const serve = spawnRagtime(['serve'], testEnv({ PORT: String(port), RAGTIME_DEV_SMTP_PORT: String(await freePort()) }))
