@@ -46,7 +46,6 @@ export {
   type Renderer,
   type RendererOptions,
 } from './render/renderer.ts'
-export { INLINE_CHANNEL } from './render/inline-css.ts'
 
 // Operations, retention, feedback (bounces and complaints that arrive later).
 export {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { channel } from 'node:diagnostics_channel'
 import { Eta } from 'eta'
+import type Juice from 'juice'
 import DKIM from 'nodemailer/lib/dkim'
 import MailComposer from 'nodemailer/lib/mail-composer'
 import { type Mailbox, normalizeAddress, parseMailbox } from '../address.ts'
 import type { EmailMessage } from '../email.ts'
 import { MailInputError } from '../errors.ts'
 import { headerText } from './header-text.ts'
-import { createCssInliner, placeholder } from './inline-css.ts'
 
 /** An email as stored in the outbox: the exact bytes every attempt sends. */
 export interface RenderedMail {
@@ -62,22 +62,7 @@ const renders = channel(RENDER_CHANNEL)
 export function createRenderer(options: RendererOptions): Renderer {
   const sender = parseSender(options.sender)
   const senderDomain = sender.address.slice(sender.address.lastIndexOf('@') + 1)
-  // Each escaped value of the HTML part is recorded, and a placeholder stands in for it while
-  // `recording` is set (render is synchronous): the inliner juices each shape of output once.
-  let recording: string[] | undefined
-  const html = new Eta({
-    views: options.templatesDir,
-    autoEscape: true,
-    autoTrim: false,
-    cache: true,
-    escapeFunction: (value: unknown) => {
-      const escaped = escapeHtml(value)
-      if (recording === undefined || escaped === '') return escaped
-      recording.push(escaped)
-      return placeholder(recording.length - 1)
-    },
-  })
-  const inliner = createCssInliner()
+  const html = new Eta({ views: options.templatesDir, autoEscape: true, autoTrim: false, cache: true })
   const text = new Eta({ views: options.templatesDir, autoEscape: false, autoTrim: false, cache: true })
   const signer = options.dkim
     ? new DKIM({ domainName: options.dkim.domain, keySelector: options.dkim.selector, privateKey: options.dkim.privateKey })
@@ -91,14 +76,7 @@ export function createRenderer(options: RendererOptions): Renderer {
       const data = { ...email.context, subject }
       const textBody = text.render(`${email.template}.txt`, data).trim() + '\n'
       // Inlined CSS: many mail clients ignore <style> blocks.
-      const values: string[] = (recording = [])
-      let skeleton: string
-      try {
-        skeleton = html.render(`${email.template}.html`, data)
-      } finally {
-        recording = undefined
-      }
-      const htmlBody = await inliner.inline(skeleton, values, () => html.render(`${email.template}.html`, data))
+      const htmlBody = await inlineCss(html.render(`${email.template}.html`, data))
       const messageId = `<${randomUUID()}@${senderDomain}>`
       const composer = new MailComposer({
         from: sender,
@@ -132,11 +110,17 @@ export function createRenderer(options: RendererOptions): Renderer {
   }
 }
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+/**
+ * juice, loaded with the first render: it brings cheerio, parse5 and undici (~300 ms of start-up),
+ * which processes that only deliver or inspect the queue (workers, CLI commands) never need.
+ */
+let juice: Promise<typeof Juice> | undefined
 
-/** Eta's own escaping (its XMLEscape), which the recording escape function must keep. */
-function escapeHtml(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] as string)
+async function inlineCss(html: string): Promise<string> {
+  juice ??= import('juice').then((module) => module.default)
+  // Resolving CSS custom properties is half of juice's work per message; without a var() in the
+  // document it has nothing to resolve, and the output is the same.
+  return (await juice)(html, { resolveCSSVariables: html.includes('var(') })
 }
 
 async function signed(signer: DKIM, message: string): Promise<string> {
