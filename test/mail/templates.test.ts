@@ -123,13 +123,17 @@ describe('CSS inlining', () => {
     }
   })
 
-  test('a template with CSS custom properties has them resolved', async () => {
+  test('a template with CSS custom properties has them resolved, and unused declarations dropped, as juice does by default', async () => {
     const dir = tempDir()
     mkdirSync(path.join(dir, 'area'))
     writeFileSync(path.join(dir, 'area/vars.html'), '<style>:root { --brand: #123456; } p { color: var(--brand); }</style><p>Hi <%= it.name %></p>')
     writeFileSync(path.join(dir, 'area/vars.txt'), 'Hi <%= it.name %>')
+    // Declared but never used: juice drops the declaration, so the pass runs here too.
+    writeFileSync(path.join(dir, 'area/declared.html'), '<style>p { --unused: 1px; color: red; }</style><p>Hi <%= it.name %></p>')
+    writeFileSync(path.join(dir, 'area/declared.txt'), 'Hi <%= it.name %>')
     const own = createRenderer({ templatesDir: dir, sender: 'noreply@example.test' })
-    const mail = await own.render({ template: 'area/vars', to: 'ann@example.test', subject: 'Hi', context: { name: 'Ann' } } as never, new Date())
-    assert.match(mail.html, /<p style="color: #123456;">Hi Ann<\/p>/)
+    const render = (template: string) => own.render({ template, to: 'ann@example.test', subject: 'Hi', context: { name: 'Ann' } } as never, new Date())
+    assert.match((await render('area/vars')).html, /<p style="color: #123456;">Hi Ann<\/p>/)
+    assert.match((await render('area/declared')).html, /<p style="color: red;">Hi Ann<\/p>/)
   })
 })
