@@ -1,11 +1,16 @@
 import { createServer } from 'node:net'
 
-/** Resolves once `condition` holds, checking every few milliseconds; fails after `timeoutMs`. */
+/**
+ * Resolves once `condition` holds; fails after `timeoutMs`. It looks again after 5 ms, then less
+ * often, up to every 50 ms after half a second: a condition that queries the database (the
+ * outbox's counts) costs the test and the database little over a long wait.
+ */
 export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
+  const started = Date.now()
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    const waited = Date.now() - started
+    if (waited > timeoutMs) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, Math.min(50, 5 + waited / 10)))
   }
 }
 
