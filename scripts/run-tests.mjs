@@ -9,9 +9,10 @@
 // job, a process of its own (`node --enable-source-maps --test-reporter=spec dist/test/<file>.js`,
 // its stack traces pointing at the .ts lines), and RAGTIME_TEST_CONCURRENCY jobs run at once
 // (default FILES_AT_ONCE below), slowest first, so that neither pass idles while the other still
-// has files; the few that mostly wait on the clock (WAITING) run in one more slot beside them. Files can run side by side because each test has a database of its own (a temporary
-// SQLite file, a PostgreSQL schema), listens on ports the system picks, and writes nothing outside
-// its temporary folders. A file's report is printed whole when it ends, each line after the name
+// has files; the few that mostly wait on the clock (WAITING) run in one more slot beside them.
+// Files can run side by side because each test has a database of its own (a temporary SQLite
+// file, a PostgreSQL schema), listens on ports the system picks, and writes nothing outside its
+// temporary folders. A file's report is printed whole when it ends, each line after the name
 // of its pass; the failures are listed again at the very end. Files on DATABASE_FREE below run on
 // the SQLite pass only.
 import { spawn, spawnSync } from 'node:child_process'

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { describe, test } from 'node:test'
 import { runRagtime, spawnRagtime } from '../helpers/cli.ts'
-import { testEnv } from '../helpers/env.ts'
+import { tempDir, testEnv } from '../helpers/env.ts'
+import { ON_POSTGRES } from '../helpers/postgres.ts'
 import { parseExposition } from '../helpers/prometheus.ts'
 import { startSmtpSink } from '../helpers/smtp-sink.ts'
 import { freePort, until } from '../helpers/wait.ts'
@@ -153,6 +156,22 @@ describe('ragtime CLI', { concurrency: true }, () => {
     const bad = await runRagtime(['migrate'], { ...env, MAIL_PORT: 'x', RAGTIME_MAIL_LEASE: '10' })
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /Invalid configuration:\n {2}- MAIL_PORT: .*\n {2}- RAGTIME_MAIL_LEASE: /)
+  })
+
+  test('on SQLite, the queue commands load neither the PostgreSQL driver nor the CSS inliner', { skip: ON_POSTGRES ? 'the PostgreSQL pass needs its driver' : undefined }, async () => {
+    // Preloaded into each process: at exit, it names every package of those two that was loaded
+    // (CommonJS packages, so each lands in require.cache however it was imported).
+    const preload = path.join(tempDir(), 'report-loaded.cjs')
+    writeFileSync(preload, `process.on('exit', () => { const loaded = Object.keys(require.cache).filter((f) => /node_modules[\\\\/](pg|juice)[\\\\/]/.test(f)); process.stderr.write('loaded: ' + loaded.length + '\\n') })\n`)
+    const env = { ...testEnv(), NODE_OPTIONS: `--require ${preload}` }
+    for (const args of [['migrate'], ['mail', 'status'], ['mail', 'list'], ['mail', 'retry', '--dead']]) {
+      const run = await runRagtime(args, env)
+      assert.equal(run.code, 0, run.stderr)
+      assert.match(run.stderr, /^loaded: 0$/m, `ragtime ${args.join(' ')}`)
+    }
+    // A command that renders loads the inliner, and the preload sees it.
+    const rendering = await runRagtime(['mail', 'send-test', 'ann@example.test'], env)
+    assert.match(rendering.stderr, /^loaded: [1-9]\d*$/m)
   })
 
   test('production without MAIL_SERVER: worker refuses and says what to set; mail commands still work', async () => {

@@ -114,7 +114,7 @@ describe('the HTML part is built for mail clients', () => {
 })
 
 describe('CSS inlining', () => {
-  test('every template is inlined exactly as juice does with its defaults (the renderer skips only the var() pass)', async () => {
+  test('every template is inlined exactly as juice does with its defaults (the renderer skips its custom-property pass only where nothing uses it)', async () => {
     const eta = new Eta({ views: MAIL_TEMPLATES_DIR, autoEscape: true, autoTrim: false })
     for (const [name, sample] of Object.entries(MAIL_SAMPLES)) {
       const mail = await renderer.render(sample, new Date('2026-11-28T12:00:00Z'))
