@@ -1,23 +1,26 @@
 import { type CommandSpec, type Options, type Parsed, parseCommand } from './args.ts'
 import { fail } from './fail.ts'
+import { sizeHeap } from './heap.ts'
 import * as specs from './specs.ts'
 
 /**
  * A command: its arguments are parsed (and --help answered) with its spec; its module is loaded
- * only then.
+ * only then. A command that keeps running (`longRunning`) gets the heap RAGTIME_HEAP asks for first.
  */
-function command<S extends CommandSpec<Options>>(spec: S, load: () => Promise<(parsed: Parsed<S>) => Promise<void>>) {
+function command<S extends CommandSpec<Options>>(spec: S, load: () => Promise<(parsed: Parsed<S>) => Promise<void>>, { longRunning = false } = {}) {
   return async (args: string[]): Promise<void> => {
     const parsed = parseCommand(args, spec)
-    if (parsed) await (await load())(parsed as Parsed<S>)
+    if (!parsed) return
+    if (longRunning) sizeHeap()
+    await (await load())(parsed as Parsed<S>)
   }
 }
 
 /** Every command, by what is typed after `ragtime`. */
 const COMMANDS: Readonly<Record<string, (args: string[]) => Promise<void>>> = {
-  serve: command(specs.SERVE, async () => (await import('./commands/serve.ts')).serve),
-  worker: command(specs.WORKER, async () => (await import('./commands/worker.ts')).worker),
-  bounces: command(specs.BOUNCES, async () => (await import('./commands/bounces.ts')).bounces),
+  serve: command(specs.SERVE, async () => (await import('./commands/serve.ts')).serve, { longRunning: true }),
+  worker: command(specs.WORKER, async () => (await import('./commands/worker.ts')).worker, { longRunning: true }),
+  bounces: command(specs.BOUNCES, async () => (await import('./commands/bounces.ts')).bounces, { longRunning: true }),
   migrate: command(specs.MIGRATE, async () => (await import('./commands/migrate.ts')).migrate),
   'mail status': command(specs.MAIL_STATUS, async () => (await import('./commands/mail.ts')).mailStatus),
   'mail list': command(specs.MAIL_LIST, async () => (await import('./commands/mail.ts')).mailList),

@@ -3,6 +3,7 @@ import { DEFAULT_DELIVERY, type DeliveryOptions, type SmtpOptions } from '@ragti
 import { z } from 'zod'
 import { normalizeAddress, parseMailbox } from '../lib/email-address.ts'
 import { readDkimKey } from './dkim-key.ts'
+import { HEAP_SIZINGS } from './heap.ts'
 import {
   type DatabaseLocation,
   databaseLocation,
@@ -172,6 +173,8 @@ function schema(cwd: string) {
       .min(32, 'must be at least 32 characters')
       .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it is sent in an Authorization header)')
       .optional(),
+    // Applied by the CLI before the configuration loads (src/config/heap.ts); checked here with the rest.
+    RAGTIME_HEAP: oneOf(HEAP_SIZINGS).default('lean'),
     RAGTIME_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
 }

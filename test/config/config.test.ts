@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { heapSettings } from '../../src/config/heap.ts'
 import { ConfigError, loadConfig } from '../../src/config/index.ts'
 
 describe('loadConfig', () => {
@@ -226,6 +227,15 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ RAGTIME_METRICS_TOKEN: token }).metricsToken, token)
     assert.throws(() => loadConfig({ RAGTIME_METRICS_TOKEN: 'short' }), /RAGTIME_METRICS_TOKEN: must be at least 32 characters/)
     assert.throws(() => loadConfig({ RAGTIME_METRICS_TOKEN: `${token} x` }), /RAGTIME_METRICS_TOKEN: must be printable ASCII/)
+  })
+
+  test('RAGTIME_HEAP: lean unless set to node; anything else refused', () => {
+    assert.equal(heapSettings({}).sizing, 'lean')
+    assert.equal(heapSettings({ RAGTIME_HEAP: 'node' }).sizing, 'node')
+    assert.equal(heapSettings({ RAGTIME_HEAP: 'big' }).sizing, 'lean', 'read before the configuration: loadConfig refuses it')
+    assert.deepEqual(heapSettings({ NODE_OPTIONS: ' --max-semi-space-size=8  --enable-source-maps' }).nodeOptions, ['--max-semi-space-size=8', '--enable-source-maps'])
+    loadConfig({ RAGTIME_HEAP: 'node' })
+    assert.throws(() => loadConfig({ RAGTIME_HEAP: 'big' }), /RAGTIME_HEAP: must be lean or node \(got "big"\)/)
   })
 
   test('the mail path: bounce address, webhook secrets, DNS servers; each bad value named', () => {
