@@ -16,26 +16,30 @@ import { type HeapSizing, heapSettings } from '../config/heap.ts'
  *
  * Both flags are read by V8 whenever it sizes a space, so setting them after start-up takes
  * effect from the next collection (Node accepts neither in NODE_OPTIONS). Sizes the user gave
- * Node win: with `--max-semi-space-size` (command line or NODE_OPTIONS) the young generation is
- * left alone.
+ * Node win: with `--max-semi-space-size` (command line or NODE_OPTIONS), `--min-semi-space-size`
+ * or `--semi-space-growth-factor` the young generation is left alone, and with
+ * `--heap-growing-percent` (command line) the old one.
  *
  * Each flag comes with the Node options that mean the user chose that size already.
  */
 const LEAN: readonly { flag: string; unlessGiven: RegExp }[] = [
-  { flag: '--semi-space-growth-factor=1', unlessGiven: /^--(max|min)[-_]semi[-_]space[-_]size\b/ },
+  { flag: '--semi-space-growth-factor=1', unlessGiven: /^--((max|min)[-_]semi[-_]space[-_]size|semi[-_]space[-_]growth[-_]factor)\b/ },
   { flag: '--heap-growing-percent=25', unlessGiven: /^--heap[-_]growing[-_]percent\b/ },
 ]
 
 export const LEAN_HEAP_FLAGS: readonly string[] = LEAN.map(({ flag }) => flag)
 
+/** The V8 flags `sizing` asks for, less those whose size the user gave Node (`given`: its options). */
+export function heapFlags(sizing: HeapSizing, given: readonly string[]): string[] {
+  if (sizing !== 'lean') return []
+  return LEAN.filter(({ unlessGiven }) => !given.some((arg) => unlessGiven.test(arg))).map(({ flag }) => flag)
+}
+
 /**
- * Called before a long-running command loads its modules: they are what first grows the young
- * generation (from 2 to 16 MB in the first 80 ms of `serve`), and a space once grown stays.
+ * Called before a long-running command loads its modules: loading them is what first grows the
+ * young generation (from 2 to 16 MB in the first 80 ms of `serve`), and V8 shrinks a grown one
+ * only once allocation slows down.
  */
-export function sizeHeap({ sizing, nodeOptions }: { sizing: HeapSizing; nodeOptions: readonly string[] } = heapSettings()): void {
-  if (sizing !== 'lean') return
-  const given = [...process.execArgv, ...nodeOptions]
-  for (const { flag, unlessGiven } of LEAN) {
-    if (!given.some((arg) => unlessGiven.test(arg))) setFlagsFromString(flag)
-  }
+export function sizeHeap({ sizing, nodeOptions } = heapSettings()): void {
+  for (const flag of heapFlags(sizing, [...process.execArgv, ...nodeOptions])) setFlagsFromString(flag)
 }
