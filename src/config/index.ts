@@ -3,7 +3,7 @@ import { DEFAULT_DELIVERY, type DeliveryOptions, type SmtpOptions } from '@ragti
 import { z } from 'zod'
 import { normalizeAddress, parseMailbox } from '../lib/email-address.ts'
 import { readDkimKey } from './dkim-key.ts'
-import { HEAP_SIZINGS } from './heap.ts'
+import { DEFAULT_HEAP_SIZING, HEAP_SIZINGS } from './heap.ts'
 import {
   type DatabaseLocation,
   databaseLocation,
@@ -174,7 +174,7 @@ function schema(cwd: string) {
       .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it is sent in an Authorization header)')
       .optional(),
     // Applied by the CLI before the configuration loads (src/config/heap.ts); checked here with the rest.
-    RAGTIME_HEAP: oneOf(HEAP_SIZINGS).default('lean'),
+    RAGTIME_HEAP: oneOf(HEAP_SIZINGS).default(DEFAULT_HEAP_SIZING),
     RAGTIME_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
 }
