@@ -43,6 +43,6 @@ export function openDatabase(location: DatabaseLocation, { poolSize = 10 }: { po
   // FULL: a commit is on disk before enqueue returns, even across a power cut.
   sqlite.pragma('synchronous = FULL')
   sqlite.pragma('foreign_keys = ON')
-  const kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) })
+  const kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect(sqlite) })
   return { kysely, dialect: 'sqlite', close: () => kysely.destroy() }
 }

@@ -48,7 +48,7 @@ test('an up-to-date database costs a few queries of its own, none reading the ca
   const kysely =
     location.kind === 'postgres'
       ? new Kysely<never>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: location.url, max: 1 }) }), log })
-      : new Kysely<never>({ dialect: new ImmediateSqliteDialect({ database: new SqliteDatabase(location.path) }), log })
+      : new Kysely<never>({ dialect: new ImmediateSqliteDialect(new SqliteDatabase(location.path)), log })
   try {
     assert.deepEqual(await migrateToLatest({ kysely, dialect: location.kind, close: async () => {} } as unknown as Db), [])
     // Ours and the outbox's: per bookkeeping table a lock (PostgreSQL), begin, create-if-missing, read, commit.
