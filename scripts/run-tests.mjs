@@ -76,6 +76,7 @@ const DATABASE_FREE = [
   'test/e2e/mail-rendering.browser.test.ts',
   'test/mail/body-prefetch.test.ts',
   'test/mail/policy.test.ts',
+  'test/mail/record-groups.test.ts',
   'test/mail/smtp-pool-warm.test.ts',
   'test/mail/smtp-pool.test.ts',
   'test/mail/templates.test.ts',
