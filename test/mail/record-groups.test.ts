@@ -9,7 +9,7 @@ function deliver(groups: RecordGroups, perSecond: number, seconds: number, start
   return start + seconds * 1_000
 }
 
-test('a group is what 10 ms of delivery brings at the last second’s rate, between its minimum and maximum', () => {
+test('a group is what 10 ms of delivery brings at the last tenth of a second’s rate, between its minimum and maximum', () => {
   const groups = new RecordGroups()
   assert.equal(groups.afterMs, 10)
   assert.equal(groups.size, 10, 'before any rate is known: the minimum')
