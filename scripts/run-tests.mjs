@@ -106,9 +106,9 @@ if (!Number.isInteger(FILE_TIMEOUT_MS) || FILE_TIMEOUT_MS < 1_000 || FILE_TIMEOU
 const POSTGRES_ONLY = ['test/scale-out/postgres.test.ts']
 /**
  * Files with nothing to run on PostgreSQL (they skip themselves there, saying why): the embedded
- * demo is SQLite by definition, and neither the pages' markup nor the heap's sizing depends on
- * the database, and the statement cache is SQLite's. Left out of the PostgreSQL pass rather than started there to skip (a process and
- * a build of the app each).
+ * demo and the statement cache are SQLite's by definition, and neither the pages' markup nor the
+ * heap's sizing depends on the database. Left out of the PostgreSQL pass rather than started
+ * there to skip (a process and a build of the app each).
  */
 const SQLITE_ONLY = ['test/e2e/accessibility.browser.test.ts', 'test/e2e/demo.browser.test.ts', 'test/cli/heap.test.ts', 'test/db/statement-cache.test.ts']
 for (const file of [...POSTGRES_ONLY, ...SQLITE_ONLY, ...WAITING]) {

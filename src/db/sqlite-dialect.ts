@@ -4,7 +4,7 @@ import { CompiledQuery, type DatabaseConnection, SqliteDialect, SqliteDriver, ty
 /**
  * SQLite with `BEGIN IMMEDIATE`: a transaction takes the write lock when it starts, so two
  * processes never both read and then fail to upgrade (SQLITE_BUSY_SNAPSHOT); the busy
- * timeout makes the second one wait instead.
+ * timeout makes the second one wait instead. Prepared statements are kept (withStatementCache).
  */
 export class ImmediateSqliteDialect extends SqliteDialect {
   readonly #database: SqliteDatabase
