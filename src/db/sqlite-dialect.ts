@@ -25,7 +25,7 @@ class ImmediateSqliteDriver extends SqliteDriver {
 }
 
 /** Prepared statements kept, by SQL text, the least recently used dropped past this many. */
-export const STATEMENT_CACHE_SIZE = 200
+const STATEMENT_CACHE_SIZE = 200
 
 /**
  * The database as Kysely's driver sees it, with each prepared statement kept for the next query

@@ -1,6 +1,9 @@
 /** How often the group size follows the delivery rate, measured over the stretch since the last time. */
 const RATE_WINDOW_MS = 100
 
+/** The fewest outcomes that write a group before its timer, whatever the rate. */
+export const MIN_GROUP = 10
+
 /**
  * How many outcomes a worker writes in one group. One commit per message would cap throughput;
  * a group that waits long widens the window of mail sent twice if the process dies before it is
@@ -19,7 +22,7 @@ export class RecordGroups {
   #counted = 0
   #since = Number.NEGATIVE_INFINITY
 
-  constructor({ afterMs = 10, min = 10, max = 100 }: { afterMs?: number; min?: number; max?: number } = {}) {
+  constructor({ afterMs = 10, min = MIN_GROUP, max = 100 }: { afterMs?: number; min?: number; max?: number } = {}) {
     this.afterMs = afterMs
     this.#min = min
     this.#max = Math.max(min, max)

@@ -7,7 +7,7 @@ import { BodyPrefetch } from './body-prefetch.ts'
 import { classifyFailure } from './failure.ts'
 import { FETCHING, FlowControl, type FlowStatus } from './flow/index.ts'
 import type { Outbox } from './outbox.ts'
-import { RecordGroups } from './record-groups.ts'
+import { MIN_GROUP, RecordGroups } from './record-groups.ts'
 import type { AttemptedEvent } from './signals.ts'
 import { MAIL_PRIORITIES } from './states.ts'
 import type { ClaimedMail, Outcome } from './store/index.ts'
@@ -139,7 +139,7 @@ export class DeliveryWorker {
     this.#delivery = { ...DEFAULT_DELIVERY, ...Object.fromEntries(given) }
     this.#log = options.logger ?? silentLogger
     this.id = options.id ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
-    this.#groups = new RecordGroups({ min: Math.max(10, this.#delivery.concurrency * 2) })
+    this.#groups = new RecordGroups({ min: Math.max(MIN_GROUP, this.#delivery.concurrency * 2) })
     this.#bodies = new BodyPrefetch(this.#outbox.store, this.#delivery.concurrency)
     this.#abandon = new Array<undefined>(this.#delivery.maxConnections).fill(undefined)
     this.#flow = new FlowControl({
