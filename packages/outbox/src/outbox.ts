@@ -108,7 +108,7 @@ export function createOutbox<Templates = Record<string, object>, Prefix extends 
   const renamed = prefix === DEFAULT_TABLE_PREFIX ? undefined : new TablePrefixPlugin(prefix)
   const ours = <K extends Kysely<OutboxTables>>(kysely: K): K => (renamed ? (kysely.withPlugin(renamed) as K) : kysely)
   const db: Db = { kysely: ours(options.db as Kysely<OutboxTables>), dialect, listen: options.listen, channel: notifyChannel(prefix) }
-  const store = createOutboxStore(db)
+  const store = createOutboxStore(db, prefix)
   const signals = new MailSignals()
   const wake = () => signals.emit('wake')
 

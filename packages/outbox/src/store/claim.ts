@@ -9,6 +9,13 @@ import type { ClaimedMail, OutboxDb } from './types.ts'
  * `maxPriority` (the high lane) takes only messages of that priority or higher (a lower number):
  * the partial index `mail_outbox_due` (priority, run_at, id) is read from its start, so a backlog
  * of notices behind it costs nothing and an empty lane is one index probe.
+ *
+ * On SQLite the subquery names that index (`dueIndex`, `INDEXED BY`, which Kysely cannot write,
+ * hence the raw SQL). Left to itself SQLite's planner, which has no statistics, looks the waiting
+ * rows up in `mail_outbox_state` and sorts all of them for every claim: 30 ms a claim with
+ * 100,000 queued, against 1 ms through the due index, and the event loop waits meanwhile. The
+ * states are written as literals: a partial index is used only for a WHERE that implies its
+ * own, and a bound parameter implies nothing.
  */
 export async function claimDue(
   db: OutboxDb,
@@ -19,20 +26,23 @@ export async function claimDue(
     limit,
     skipLocked,
     maxPriority,
-  }: { workerId: string; now: number; leaseUntil: number; limit: number; skipLocked: boolean; maxPriority?: number | undefined },
+    dueIndex,
+  }: {
+    workerId: string
+    now: number
+    leaseUntil: number
+    limit: number
+    skipLocked: boolean
+    maxPriority?: number | undefined
+    /** SQLite: the due index's name (with the table prefix), for `INDEXED BY`. */
+    dueIndex?: string | undefined
+  },
 ): Promise<ClaimedMail[]> {
-  let due = db
-    .selectFrom('mail_outbox')
-    .select('id')
-    .where('state', 'in', WAITING_STATES)
-    .where('run_at', '<=', now)
-  if (maxPriority !== undefined) due = due.where('priority', '<=', maxPriority)
-  due = due
-    .orderBy('priority')
-    .orderBy('run_at')
-    .orderBy('id')
-    .limit(limit)
-  if (skipLocked) due = due.forUpdate().skipLocked()
+  const lane = maxPriority === undefined ? sql`` : sql`and priority <= ${maxPriority}`
+  const from = dueIndex === undefined ? sql.table('mail_outbox') : sql`${sql.table('mail_outbox')} indexed by ${sql.id(dueIndex)}`
+  const due = sql<number>`(select id from ${from}
+    where state in (${sql.join(WAITING_STATES.map((state) => sql.lit(state)))}) and run_at <= ${now} ${lane}
+    order by priority, run_at, id limit ${limit} ${skipLocked ? sql`for update skip locked` : sql``})`
   const rows = await db
     .updateTable('mail_outbox')
     .set((eb) => ({

@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely'
 import type { Db, Millis, OutboxTables } from '../db.ts'
 import type { MailState } from '../states.ts'
+import { DEFAULT_TABLE_PREFIX } from '../tables.ts'
 import { claimDue } from './claim.ts'
 import { insertMail, setEnvelopeFrom } from './insert.ts'
 import { reclaimExpired, releaseClaims, renewLeases } from './lease.ts'
@@ -47,13 +48,16 @@ export interface OutboxStore extends Omit<DialectStore, 'skipLocked'> {
   bodies(ids: readonly number[]): Promise<Map<number, string>>
 }
 
-export function createOutboxStore(db: Db): OutboxStore {
+/** `tablePrefix`: the prefix the tables (and their indexes) were created with. */
+export function createOutboxStore(db: Db, tablePrefix = DEFAULT_TABLE_PREFIX): OutboxStore {
   const k = db.kysely
   const { skipLocked, notify, subscribe } = db.dialect === 'postgres' ? postgresDialect(db.listen, db.channel) : sqliteDialect()
+  // PostgreSQL's planner has statistics and finds the due index itself (see claimDue).
+  const dueIndex = db.dialect === 'sqlite' ? `${tablePrefix}outbox_due` : undefined
   return {
     notify,
     subscribe,
-    claim: (workerId, now, leaseUntil, limit, maxPriority) => claimDue(k, { workerId, now, leaseUntil, limit, skipLocked, maxPriority }),
+    claim: (workerId, now, leaseUntil, limit, maxPriority) => claimDue(k, { workerId, now, leaseUntil, limit, skipLocked, maxPriority, dueIndex }),
     record: (workerId, outcomes, now) => k.transaction().execute((trx) => recordOutcomes(trx, workerId, outcomes, now)),
     insert: insertMail,
     setEnvelopeFrom,
