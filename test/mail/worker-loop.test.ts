@@ -112,6 +112,22 @@ describe('the running worker', () => {
     assert.ok(h.sink.connections.max >= 2, 'from one connection, the pool grows while mail waits on a slow server')
   })
 
+  test('stored messages are read a few dozen per query, however few connections send them', async () => {
+    const h = await harness({ env: { RAGTIME_MAIL_CONCURRENCY: '5', RAGTIME_MAIL_MAX_CONNECTIONS: '5', RAGTIME_MAIL_BATCH_SIZE: '100' } })
+    for (let i = 0; i < 100; i++) await h.send(`user${i}@example.test`)
+    const reads: number[] = []
+    const bodies = h.outbox.store.bodies.bind(h.outbox.store)
+    h.outbox.store.bodies = (ids) => {
+      reads.push(ids.length)
+      return bodies(ids)
+    }
+    h.worker.start()
+    await h.sink.waitForAccepted(100)
+    // A read per five messages (one per connection) cost a drain a tenth of its speed.
+    assert.equal(reads.reduce((sum, n) => sum + n, 0), 100, `reads: ${reads.join(', ')}`)
+    assert.ok(reads.length <= 5, `reads: ${reads.join(', ')}`)
+  })
+
   test('the lease is renewed while a slow send runs: no other worker takes the message over', async () => {
     const g = gate()
     const clock = new ManualClock()

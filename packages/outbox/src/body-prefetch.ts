@@ -3,9 +3,9 @@ import type { OutboxStore } from './store/index.ts'
 type Loaded = { readonly id: number; readonly body: Promise<string | undefined> }
 
 /**
- * Loads the stored messages of claimed mail a few at a time, just ahead of the senders: a worker
- * holds a handful of message bodies, never a whole batch's, and each one dies young (cheap for
- * the garbage collector).
+ * Loads the stored messages of claimed mail a chunk at a time, just ahead of the senders: a
+ * worker holds two chunks of message bodies at most (the worker's are a few dozen), never a
+ * whole backlog's, and each one dies young (cheap for the garbage collector).
  */
 export class BodyPrefetch {
   readonly #store: Pick<OutboxStore, 'bodies'>

@@ -46,6 +46,13 @@ export interface RunSummary {
 const LANE_PRIORITY = MAIL_PRIORITIES.high
 const LANE_RECHECK_MS = 50
 
+/**
+ * Stored messages read per query, at least (more with more connections): a read of a few rows
+ * costs little more than a read of one, and with 5 a drain at full speed ran 11 % slower (a
+ * query per 5 messages). Two chunks are held at most: some hundred kilobytes.
+ */
+const BODY_CHUNK = 25
+
 /** Mail that flow control holds back is put back in groups, at most this often. */
 const HOLD_FLUSH_MS = 20
 /** Attempts of a message that a throttling relay or a refused connection retries within a second. */
@@ -140,7 +147,7 @@ export class DeliveryWorker {
     this.#log = options.logger ?? silentLogger
     this.id = options.id ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
     this.#groups = new RecordGroups({ min: Math.max(MIN_GROUP, this.#delivery.concurrency * 2) })
-    this.#bodies = new BodyPrefetch(this.#outbox.store, this.#delivery.concurrency)
+    this.#bodies = new BodyPrefetch(this.#outbox.store, Math.max(BODY_CHUNK, this.#delivery.concurrency))
     this.#abandon = new Array<undefined>(this.#delivery.maxConnections).fill(undefined)
     this.#flow = new FlowControl({
       db: this.#outbox.db.kysely,
