@@ -18,6 +18,8 @@ export const BASELINE_IN_FLIGHT = 4 * CONNECTIONS
 export interface DeliveryRun {
   /** Messages per second. */
   readonly rate: number
+  /** CPU time of the delivering process (every thread, user and system) per message, in µs. */
+  readonly cpuUsPerMessage: number
   /** Peak resident set size of the delivering process. */
   readonly maxRssMb: number
 }

@@ -3,6 +3,7 @@
 // delivery scenario send these, loaded into memory before their timer starts.
 import Database from 'better-sqlite3'
 import type { OutgoingMail } from '../../src/mail/index.ts'
+import { startTimer } from './time.ts'
 
 /** Every queued message in `file`, in id order, as the worker hands it to its transport. */
 export function loadQueuedMessages(file: string): OutgoingMail[] {
@@ -21,17 +22,22 @@ export function loadQueuedMessages(file: string): OutgoingMail[] {
 }
 
 /**
- * Sends every message with `inFlight` sends outstanding at a time and returns the rate, timed
- * from the first send to the last reply (connections are opened inside the timer, as the
- * worker's are). Throws on the first failed send: every baseline must deliver everything.
+ * Sends every message with `inFlight` sends outstanding at a time and returns the rate and the
+ * CPU time per message, timed from the first send to the last reply (connections are opened
+ * inside the timer, as the worker's are). Throws on the first failed send: every baseline must
+ * deliver everything.
  */
-export async function sendAll(messages: readonly OutgoingMail[], inFlight: number, send: (mail: OutgoingMail) => Promise<unknown>): Promise<number> {
+export async function sendAll(
+  messages: readonly OutgoingMail[],
+  inFlight: number,
+  send: (mail: OutgoingMail) => Promise<unknown>,
+): Promise<{ rate: number; cpuUsPerMessage: number }> {
   let next = 0
-  const started = performance.now()
+  const timer = startTimer()
   await Promise.all(
     Array.from({ length: Math.min(inFlight, messages.length) }, async () => {
       while (next < messages.length) await send(messages[next++]!)
     }),
   )
-  return messages.length / ((performance.now() - started) / 1000)
+  return timer.stop(messages.length)
 }

@@ -34,3 +34,18 @@ export async function withTimeout<T>(what: string, promise: Promise<T>, timeoutM
     clearTimeout(timer)
   }
 }
+
+/**
+ * Times a delivery from now: `stop(messages)` gives messages per second and the process's CPU time
+ * (every thread, user and system) per message.
+ */
+export function startTimer(): { stop(messages: number): { rate: number; cpuUsPerMessage: number } } {
+  const started = performance.now()
+  const cpu = process.cpuUsage()
+  return {
+    stop(messages) {
+      const { user, system } = process.cpuUsage(cpu)
+      return { rate: messages / ((performance.now() - started) / 1000), cpuUsPerMessage: (user + system) / messages }
+    },
+  }
+}

@@ -1,8 +1,9 @@
-// The outbox worker draining a prepared SQLite file until nothing is due. Prints {rate, maxRssMb}.
+// The outbox worker draining a prepared SQLite file until nothing is due. Prints {rate, cpuUsPerMessage, maxRssMb}.
 import pino from 'pino'
 import { loadConfig } from '../../src/config/index.ts'
 import { openDatabase } from '../../src/db/index.ts'
 import { outboxFromConfig, workerFromConfig } from '../../src/mail/index.ts'
+import { startTimer } from '../lib/time.ts'
 
 const [file, port, concurrency] = process.argv.slice(2) as [string, string, string]
 const config = loadConfig({
@@ -18,13 +19,13 @@ const db = openDatabase(config.database)
 const outbox = outboxFromConfig(config, db)
 const before = (await outbox.status()).counts.queued
 const worker = workerFromConfig(config, outbox, pino({ level: 'warn' }))
-const started = performance.now()
+const timer = startTimer()
 const idle = worker.whenIdle()
 worker.start()
 await idle
-const seconds = (performance.now() - started) / 1000
+const timed = timer.stop(before)
 await worker.stop()
 const sent = (await outbox.status()).counts.sent
 await db.close()
 if (sent !== before) throw new Error(`drained ${sent} of ${before}`)
-process.stdout.write(JSON.stringify({ rate: sent / seconds, maxRssMb: process.resourceUsage().maxRSS / 1024 }) + '\n')
+process.stdout.write(JSON.stringify({ ...timed, maxRssMb: process.resourceUsage().maxRSS / 1024 }) + '\n')
