@@ -110,7 +110,7 @@ const POSTGRES_ONLY = ['test/scale-out/postgres.test.ts']
  * heap's sizing depends on the database. Left out of the PostgreSQL pass rather than started
  * there to skip (a process and a build of the app each).
  */
-const SQLITE_ONLY = ['test/e2e/accessibility.browser.test.ts', 'test/e2e/demo.browser.test.ts', 'test/cli/heap.test.ts', 'test/db/statement-cache.test.ts', 'test/db/claim-plan.test.ts']
+const SQLITE_ONLY = ['test/e2e/accessibility.browser.test.ts', 'test/e2e/demo.browser.test.ts', 'test/cli/heap.test.ts', 'test/db/statement-cache.test.ts', 'test/db/sqlite-plans.test.ts']
 for (const file of [...POSTGRES_ONLY, ...SQLITE_ONLY, ...WAITING]) {
   if (!existsSync(file)) {
     console.error(`${file} is listed in scripts/run-tests.mjs but does not exist`)

@@ -27,4 +27,6 @@ export interface Db {
   readonly listen?: (() => NotificationClient) | undefined
   /** The NOTIFY/LISTEN channel: the outbox table's name. */
   readonly channel: string
+  /** The prefix the tables and their indexes were created with; `mail_` when unset. */
+  readonly tablePrefix?: string | undefined
 }

@@ -3,6 +3,7 @@ import { afterCommit, type OutboxTables, transaction } from './db.ts'
 import { formatDuration } from './duration.ts'
 import type { Outbox, OutboxStatus } from './outbox.ts'
 import type { OutboxRow } from './store/index.ts'
+import { sqliteIndex } from './store/indexed.ts'
 import {
   activityPerMinute,
   type AuditEntry,
@@ -162,7 +163,7 @@ export function mailOperations(outbox: Outbox<any>): MailOperations {
       let total = 0
       for (;;) {
         const now = clock.now()
-        const purged = await transaction(db.kysely, (trx) => purgeSentBodies(trx, now - retentionMs, now, PURGE_BATCH))
+        const purged = await transaction(db.kysely, (trx) => purgeSentBodies(trx, now - retentionMs, now, PURGE_BATCH, sqliteIndex(db, 'outbox_body_kept')))
         total += purged
         if (purged < PURGE_BATCH) break
       }

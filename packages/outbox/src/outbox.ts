@@ -107,8 +107,9 @@ export function createOutbox<Templates = Record<string, object>, Prefix extends 
   // The queries name the tables with the default prefix; another one is swapped in as they are built.
   const renamed = prefix === DEFAULT_TABLE_PREFIX ? undefined : new TablePrefixPlugin(prefix)
   const ours = <K extends Kysely<OutboxTables>>(kysely: K): K => (renamed ? (kysely.withPlugin(renamed) as K) : kysely)
-  const db: Db = { kysely: ours(options.db as Kysely<OutboxTables>), dialect, listen: options.listen, channel: notifyChannel(prefix) }
-  const store = createOutboxStore(db, prefix)
+  const kysely = ours(options.db as Kysely<OutboxTables>)
+  const db: Db = { kysely, dialect, listen: options.listen, channel: notifyChannel(prefix), tablePrefix: prefix }
+  const store = createOutboxStore(db)
   const signals = new MailSignals()
   const wake = () => signals.emit('wake')
 

@@ -1,7 +1,7 @@
 import type { Transaction } from 'kysely'
 import type { Db, Millis, OutboxTables } from '../db.ts'
 import type { MailState } from '../states.ts'
-import { DEFAULT_TABLE_PREFIX } from '../tables.ts'
+import { sqliteIndex } from './indexed.ts'
 import { claimDue } from './claim.ts'
 import { insertMail, setEnvelopeFrom } from './insert.ts'
 import { reclaimExpired, releaseClaims, renewLeases } from './lease.ts'
@@ -48,12 +48,10 @@ export interface OutboxStore extends Omit<DialectStore, 'skipLocked'> {
   bodies(ids: readonly number[]): Promise<Map<number, string>>
 }
 
-/** `tablePrefix`: the prefix the tables (and their indexes) were created with. */
-export function createOutboxStore(db: Db, tablePrefix = DEFAULT_TABLE_PREFIX): OutboxStore {
+export function createOutboxStore(db: Db): OutboxStore {
   const k = db.kysely
   const { skipLocked, notify, subscribe } = db.dialect === 'postgres' ? postgresDialect(db.listen, db.channel) : sqliteDialect()
-  // PostgreSQL's planner has statistics and finds the due index itself (see claimDue).
-  const dueIndex = db.dialect === 'sqlite' ? `${tablePrefix}outbox_due` : undefined
+  const dueIndex = sqliteIndex(db, 'outbox_due')
   return {
     notify,
     subscribe,

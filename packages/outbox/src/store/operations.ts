@@ -3,6 +3,7 @@ import type { Millis } from '../db.ts'
 import { addressKey } from '../address.ts'
 import { LIVE_STATES, UNFINISHED_STATES, WAITING_STATES } from '../states.ts'
 import { EXPIRED } from './record.ts'
+import { outboxThrough } from './indexed.ts'
 import type { OutboxDb } from './types.ts'
 
 /** The queries behind the operations (dashboards, command lines); the same SQL on both databases. */
@@ -134,17 +135,14 @@ export async function cancel(db: OutboxDb, ids: readonly number[], now: Millis):
  * Removes the stored message of up to `limit` sent mails sent before `sentBefore`; their rows
  * stay, marked `body_purged_at`. Returns how many were purged (call again while it is `limit`).
  * Rows are marked first and only the bodies of the rows this call marked are deleted, so sweeps
- * running at once in several workers split the work instead of repeating it.
+ * running at once in several workers split the work instead of repeating it. The look-up reads
+ * the partial index `mail_outbox_body_kept` (sent mail with its body), named on SQLite
+ * (`keptIndex`; see store/indexed.ts): however long the history, it reads only what it purges.
  */
-export async function purgeSentBodies(db: OutboxDb, sentBefore: Millis, now: Millis, limit: number): Promise<number> {
-  const due = db
-    .selectFrom('mail_outbox')
-    .select('id')
-    .where('state', '=', 'sent')
-    .where('sent_at', '<', sentBefore)
-    .where('body_purged_at', 'is', null)
-    .orderBy('sent_at')
-    .limit(limit)
+export async function purgeSentBodies(db: OutboxDb, sentBefore: Millis, now: Millis, limit: number, keptIndex?: string): Promise<number> {
+  const due = sql<number>`(select id from ${outboxThrough(keptIndex)}
+    where state = ${sql.lit('sent')} and body_purged_at is null and sent_at < ${sentBefore}
+    order by sent_at limit ${limit})`
   const marked = await db
     .updateTable('mail_outbox')
     .set({ body_purged_at: now })

@@ -1,13 +1,14 @@
-// How SQLite runs the worker's claim: through the due index, in order, sorting nothing. Left to
-// its planner (no statistics), SQLite looked the waiting rows up by state and sorted all of them
-// for every claim, a cost that grew with the backlog (30 ms a claim with 100,000 queued).
+// How SQLite runs the queries that must not grow with the table: the worker's claim and
+// retention's purge read their partial indexes in order and sort nothing. Left to its planner
+// (no statistics), SQLite looked the rows up by state and sorted all of them, every time: for the
+// claim, every waiting message (30 ms a claim with 100,000 queued); for the purge, every sent one.
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, test } from 'node:test'
 import SqliteDatabase from 'better-sqlite3'
 import { Kysely } from 'kysely'
-import { createOutbox, createRenderer, MAIL_PRIORITIES, type OutboxTables, transaction } from '@ragtime/outbox'
+import { createOutbox, createRenderer, MAIL_PRIORITIES, mailOperations, type OutboxTables, transaction } from '@ragtime/outbox'
 import { ImmediateSqliteDialect } from '../../src/db/sqlite-dialect.ts'
 import { tempDir } from '../helpers/env.ts'
 import { ON_POSTGRES } from '../helpers/postgres.ts'
@@ -42,21 +43,25 @@ async function queuedOutbox<Prefix extends string>(tablePrefix: Prefix, queued: 
   return { database, db, outbox, queries }
 }
 
-/** SQLite's plan for the one claim statement among `queries`. */
-function claimPlan(database: SqliteDatabase.Database, queries: readonly Captured[]): string[] {
-  // The claim is the statement that counts an attempt.
-  const claims = queries.filter((q) => /^update .*"attempts" \+/is.test(q.sql))
-  assert.equal(claims.length, 1, `one claim statement among ${queries.map((q) => q.sql).join('\n')}`)
-  const [claim] = claims as [Captured]
+/** SQLite's plan for the one statement among `queries` that matches `pattern`. */
+function planOf(database: SqliteDatabase.Database, queries: readonly Captured[], pattern: RegExp): string[] {
+  const matching = queries.filter((q) => pattern.test(q.sql))
+  assert.equal(matching.length, 1, `one statement like ${pattern} among ${queries.map((q) => q.sql).join('\n')}`)
+  const [query] = matching as [Captured]
   return database
-    .prepare(`explain query plan ${claim.sql}`)
-    .all(...(claim.parameters as unknown[]))
+    .prepare(`explain query plan ${query.sql}`)
+    .all(...(query.parameters as unknown[]))
     .map((row) => (row as { detail: string }).detail)
 }
 
-const skip = ON_POSTGRES ? 'SQLite’s query planner: checked on the SQLite pass (PostgreSQL’s finds the due index with its statistics)' : undefined
+/** The claim is the statement that counts an attempt. */
+const CLAIM = /^update .*"attempts" \+/is
+/** The purge marks the rows whose bodies it deletes. */
+const PURGE = /^update .*set "body_purged_at"/is
 
-describe('the claim’s plan on SQLite', { skip }, () => {
+const skip = ON_POSTGRES ? 'SQLite’s query planner: checked on the SQLite pass (PostgreSQL’s finds the indexes with its statistics)' : undefined
+
+describe('query plans on SQLite', { skip }, () => {
   for (const tablePrefix of ['mail_', 'shop_mail_']) {
     test(`a claim reads ${tablePrefix}outbox_due in order and sorts nothing, the high lane too`, async () => {
       const { database, db, outbox, queries } = await queuedOutbox(tablePrefix, 300)
@@ -69,16 +74,38 @@ describe('the claim’s plan on SQLite', { skip }, () => {
           claimed.slice(0, 31).map((m) => m.priority),
           [...Array<number>(30).fill(MAIL_PRIORITIES.high), MAIL_PRIORITIES.low],
         )
-        const plan = claimPlan(database, queries)
+        const plan = planOf(database, queries, CLAIM)
         assert.ok(plan.some((step) => step.includes(`USING INDEX ${tablePrefix}outbox_due`)), plan.join(' | '))
         assert.ok(!plan.some((step) => /TEMP B-TREE|outbox_state/.test(step)), plan.join(' | '))
 
         queries.length = 0
         const lane = await outbox.store.claim('w1', now, now + 60_000, 10, MAIL_PRIORITIES.high)
         assert.deepEqual(lane, [])
-        const lanePlan = claimPlan(database, queries)
+        const lanePlan = planOf(database, queries, CLAIM)
         assert.ok(lanePlan.some((step) => step.includes(`USING INDEX ${tablePrefix}outbox_due`)), lanePlan.join(' | '))
         assert.ok(!lanePlan.some((step) => /TEMP B-TREE|outbox_state/.test(step)), lanePlan.join(' | '))
+      } finally {
+        await db.destroy()
+      }
+    })
+
+    test(`retention's purge reads ${tablePrefix}outbox_body_kept in order and sorts nothing`, async () => {
+      const { database, db, outbox, queries } = await queuedOutbox(tablePrefix, 300)
+      try {
+        // Sent a day ago, the first 200; the rest just now.
+        const now = Date.now()
+        database.exec(`update ${tablePrefix}outbox set state = 'sent', sent_at = ${now - 86_400_000} where id <= 200`)
+        database.exec(`update ${tablePrefix}outbox set state = 'sent', sent_at = ${now} where id > 200`)
+        queries.length = 0
+        assert.equal(await mailOperations(outbox).purgeExpired('test', 3_600_000), 200)
+        const plans = queries.filter((q) => PURGE.test(q.sql)).map((q) => planOf(database, [q], PURGE))
+        assert.ok(plans.length > 0)
+        for (const plan of plans) {
+          assert.ok(plan.some((step) => step.includes(`USING INDEX ${tablePrefix}outbox_body_kept`)), plan.join(' | '))
+          assert.ok(!plan.some((step) => /TEMP B-TREE|outbox_state/.test(step)), plan.join(' | '))
+        }
+        const kept = database.prepare(`select count(*) as n from ${tablePrefix}body`).get() as { n: number }
+        assert.equal(kept.n, 100, 'the bodies of mail sent within the retention are kept')
       } finally {
         await db.destroy()
       }

@@ -1,0 +1,24 @@
+import { sql } from 'kysely'
+import type { Db } from '../db.ts'
+import { DEFAULT_TABLE_PREFIX } from '../tables.ts'
+
+/**
+ * SQLite's planner has no statistics. For the worker's claim and retention's purge it looked the
+ * rows up by state in `mail_outbox_state` and sorted every waiting (or every sent) message, where
+ * a partial index reads the few it needs in order: a claim took 30 ms with 100,000 queued, against
+ * 1 ms. So on SQLite those queries name their index (`INDEXED BY`, which Kysely cannot write: they
+ * are raw SQL), and spell the index's own WHERE terms as literals: a partial index serves only a
+ * WHERE that implies its own, and a bound parameter implies nothing. PostgreSQL's planner finds
+ * the index with its statistics.
+ */
+export type PartialIndex = 'outbox_due' | 'outbox_body_kept'
+
+/** The name (with the table prefix) of `index` for queries to name on SQLite; undefined on PostgreSQL. */
+export function sqliteIndex(db: Pick<Db, 'dialect' | 'tablePrefix'>, index: PartialIndex): string | undefined {
+  return db.dialect === 'sqlite' ? `${db.tablePrefix ?? DEFAULT_TABLE_PREFIX}${index}` : undefined
+}
+
+/** `mail_outbox` in a FROM clause, read through `index` when one is given. */
+export function outboxThrough(index: string | undefined) {
+  return index === undefined ? sql.table('mail_outbox') : sql`${sql.table('mail_outbox')} indexed by ${sql.id(index)}`
+}
