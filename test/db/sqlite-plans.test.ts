@@ -89,6 +89,26 @@ describe('query plans on SQLite', { skip }, () => {
       }
     })
 
+    test(`a taken dedupe key, and retry's check for one, read ${tablePrefix}outbox_dedupe, not every sent message`, async () => {
+      const { database, db, outbox, queries } = await queuedOutbox(tablePrefix, 50)
+      try {
+        const email = { template: 'note', to: 'ann@example.test', subject: 'Note', context: {} }
+        const first = await transaction(db, (trx) => outbox.enqueue(trx, email, { dedupeKey: 'welcome:ann' }))
+        queries.length = 0
+        assert.equal(await transaction(db, (trx) => outbox.enqueue(trx, email, { dedupeKey: 'welcome:ann' })), first)
+        const lookup = planOf(database, queries, /^select .*"dedupe_key" = \?/is)
+        assert.ok(lookup.some((step) => step.includes(`USING INDEX ${tablePrefix}outbox_dedupe`)), lookup.join(' | '))
+
+        database.exec(`update ${tablePrefix}outbox set state = 'dead' where id = ${first}`)
+        queries.length = 0
+        assert.equal(await mailOperations(outbox).perform('test', { action: 'retry', id: first }), 1)
+        const retry = planOf(database, queries, /^update .* as "live"/is)
+        assert.ok(retry.some((step) => /live USING INDEX \w*outbox_dedupe/.test(step)), retry.join(' | '))
+      } finally {
+        await db.destroy()
+      }
+    })
+
     test(`retention's purge reads ${tablePrefix}outbox_body_kept in order and sorts nothing`, async () => {
       const { database, db, outbox, queries } = await queuedOutbox(tablePrefix, 300)
       try {

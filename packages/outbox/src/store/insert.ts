@@ -43,12 +43,13 @@ export async function insertMail(trx: Transaction<OutboxTables>, mail: NewMail):
     await trx.insertInto('mail_body').values({ outbox_id: inserted.id, raw: mail.raw }).execute()
     return { id: inserted.id, state, created: true }
   }
-  // The key is taken by a live message: that message is the answer.
+  // The key is taken by a live message: that message is the answer. The states are literals, so
+  // that SQLite reads the dedupe index (whose WHERE they imply) instead of every sent message.
   const existing = await trx
     .selectFrom('mail_outbox')
     .select(['id', 'state'])
     .where('dedupe_key', '=', mail.dedupeKey)
-    .where('state', 'in', LIVE_STATES)
+    .where('state', 'in', LIVE_STATES.map((s) => sql.lit(s)))
     .executeTakeFirstOrThrow()
   return { id: existing.id, state: existing.state as MailState, created: false }
 }

@@ -108,7 +108,8 @@ export async function retry(db: OutboxDb, filter: { id: number } | { state: 'dea
             .select('live.id')
             .whereRef('live.dedupe_key', '=', 'mail_outbox.dedupe_key')
             .whereRef('live.id', '<>', 'mail_outbox.id')
-            .where('live.state', 'in', LIVE_STATES),
+            // Literals: SQLite then reads the dedupe index, not every sent message, per row.
+            .where('live.state', 'in', LIVE_STATES.map((s) => sql.lit(s))),
         ),
       ),
     )
