@@ -22,7 +22,7 @@ const recorded = async (db: Db) =>
 
 const ALL = Object.keys(migrations('sqlite')).sort()
 /** The engine's own steps, applied after ours (@ragtime/outbox, recorded in mail_migration). */
-const OUTBOX = ['@ragtime/outbox:0001-tables', '@ragtime/outbox:0002-failure-columns']
+const OUTBOX = ['@ragtime/outbox:0001-tables', '@ragtime/outbox:0002-failure-columns', '@ragtime/outbox:0003-status-indexes']
 
 test('applies every step once, in order, and a second run applies nothing', async () => {
   const db = freshDb()

@@ -1,7 +1,8 @@
-// How SQLite runs the queries that must not grow with the table: the worker's claim and
-// retention's purge read their partial indexes in order and sort nothing. Left to its planner
-// (no statistics), SQLite looked the rows up by state and sorted all of them, every time: for the
-// claim, every waiting message (30 ms a claim with 100,000 queued); for the purge, every sent one.
+// How SQLite runs the queries that must not grow with the table: the worker's claim, retention's
+// purge, the dedupe look-ups, the status's oldest waiting message and the failure list read
+// their indexes and sort nothing. Left to its planner (no statistics), SQLite looked the rows up
+// by state and sorted all of them, every time: for the claim, every waiting message (30 ms a
+// claim with 100,000 queued); for the purge and the dedupe look-ups, every sent one.
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -104,6 +105,29 @@ describe('query plans on SQLite', { skip }, () => {
         assert.equal(await mailOperations(outbox).perform('test', { action: 'retry', id: first }), 1)
         const retry = planOf(database, queries, /^update .* as "live"/is)
         assert.ok(retry.some((step) => /live USING INDEX \w*outbox_dedupe/.test(step)), retry.join(' | '))
+      } finally {
+        await db.destroy()
+      }
+    })
+
+    test(`the status's oldest waiting message and the failure list read ${tablePrefix}outbox_waiting and ${tablePrefix}outbox_failing`, async () => {
+      const { database, db, outbox, queries } = await queuedOutbox(tablePrefix, 300)
+      try {
+        database.exec(`update ${tablePrefix}outbox set state = 'sent' where id <= 200`)
+        database.exec(`update ${tablePrefix}outbox set state = 'dead', updated_at = id where id > 290`)
+        queries.length = 0
+        const status = await outbox.status()
+        assert.equal(status.counts.queued, 90)
+        assert.ok(status.oldestWaitingMs !== null)
+        const oldest = planOf(database, queries, /^select min\(created_at\)/is)
+        assert.ok(oldest.some((step) => step.includes(`USING INDEX ${tablePrefix}outbox_waiting`)), oldest.join(' | '))
+
+        queries.length = 0
+        const failing = await outbox.store.failing(5)
+        assert.deepEqual(failing.map((row) => row.id), [300, 299, 298, 297, 296])
+        const list = planOf(database, queries, /^select \* from/is)
+        assert.ok(list.some((step) => step.includes(`USING INDEX ${tablePrefix}outbox_failing`)), list.join(' | '))
+        assert.ok(!list.some((step) => /TEMP B-TREE|outbox_state/.test(step)), list.join(' | '))
       } finally {
         await db.destroy()
       }

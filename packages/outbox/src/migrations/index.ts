@@ -4,6 +4,7 @@ import { checkTablePrefix, DEFAULT_TABLE_PREFIX } from '../tables.ts'
 import { dialectOf } from '../dialect.ts'
 import * as m0001 from './0001-tables.ts'
 import * as m0002 from './0002-failure-columns.ts'
+import * as m0003 from './0003-status-indexes.ts'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- steps build DDL by name
 type Step = { up(db: Kysely<any>, dialect: Dialect, prefix: string): Promise<void> }
@@ -12,6 +13,7 @@ type Step = { up(db: Kysely<any>, dialect: Dialect, prefix: string): Promise<voi
 const STEPS: readonly (readonly [string, Step])[] = [
   ['0001-tables', m0001],
   ['0002-failure-columns', m0002],
+  ['0003-status-indexes', m0003],
 ]
 
 export interface MigrateOptions {

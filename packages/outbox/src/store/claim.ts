@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import { WAITING_STATES } from '../states.ts'
-import { outboxThrough } from './indexed.ts'
+import { literals, outboxThrough } from './indexed.ts'
 import type { ClaimedMail, OutboxDb } from './types.ts'
 
 /**
@@ -36,7 +36,7 @@ export async function claimDue(
 ): Promise<ClaimedMail[]> {
   const lane = maxPriority === undefined ? sql`` : sql`and priority <= ${maxPriority}`
   const due = sql<number>`(select id from ${outboxThrough(dueIndex)}
-    where state in (${sql.join(WAITING_STATES.map((state) => sql.lit(state)))}) and run_at <= ${now} ${lane}
+    where state in (${literals(WAITING_STATES)}) and run_at <= ${now} ${lane}
     order by priority, run_at, id limit ${limit} ${skipLocked ? sql`for update skip locked` : sql``})`
   const rows = await db
     .updateTable('mail_outbox')

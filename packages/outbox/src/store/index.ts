@@ -63,10 +63,10 @@ export function createOutboxStore(db: Db): OutboxStore {
     release: (workerId, ids, now, runAt) => releaseClaims(k, workerId, ids, now, runAt),
     reclaimExpired: (now) => reclaimExpired(k, now),
     counts: () => countByState(k),
-    oldestWaitingSince: () => oldestWaitingSince(k),
+    oldestWaitingSince: () => oldestWaitingSince(k, sqliteIndex(db, 'outbox_waiting')),
     list: (filter) => listMail(k, filter),
     get: (id) => getMail(k, id),
-    failing: (limit) => failingMail(k, limit),
+    failing: (limit) => failingMail(k, limit, sqliteIndex(db, 'outbox_failing')),
     isSuppressed: (address) => isSuppressed(k, address),
     bodies: (ids) => readBodies(k, ids),
   }

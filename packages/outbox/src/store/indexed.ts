@@ -11,11 +11,16 @@ import { DEFAULT_TABLE_PREFIX } from '../tables.ts'
  * WHERE that implies its own, and a bound parameter implies nothing. PostgreSQL's planner finds
  * the index with its statistics.
  */
-export type PartialIndex = 'outbox_due' | 'outbox_body_kept'
+export type PartialIndex = 'outbox_due' | 'outbox_body_kept' | 'outbox_waiting' | 'outbox_failing'
 
 /** The name (with the table prefix) of `index` for queries to name on SQLite; undefined on PostgreSQL. */
 export function sqliteIndex(db: Pick<Db, 'dialect' | 'tablePrefix'>, index: PartialIndex): string | undefined {
   return db.dialect === 'sqlite' ? `${db.tablePrefix ?? DEFAULT_TABLE_PREFIX}${index}` : undefined
+}
+
+/** States (or any words) as a list of SQL literals, for a WHERE that a partial index must match. */
+export function literals(values: readonly string[]) {
+  return sql.join(values.map((value) => sql.lit(value)))
 }
 
 /** `mail_outbox` in a FROM clause, read through `index` when one is given. */

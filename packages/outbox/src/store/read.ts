@@ -1,6 +1,8 @@
+import { sql } from 'kysely'
 import { addressKey } from '../address.ts'
 import type { Millis } from '../db.ts'
-import { MAIL_STATES, type MailState, WAITING_STATES } from '../states.ts'
+import { MAIL_STATES, type MailState, UNFINISHED_STATES } from '../states.ts'
+import { literals, outboxThrough } from './indexed.ts'
 import type { LastFailure, OutboxDb, OutboxRow } from './types.ts'
 
 /** How many messages are in each state. */
@@ -15,14 +17,16 @@ export async function countByState(db: OutboxDb): Promise<Record<MailState, numb
   return counts
 }
 
-/** When the oldest message still to be delivered was enqueued, or null when none waits. */
-export async function oldestWaitingSince(db: OutboxDb): Promise<Millis | null> {
-  const row = await db
-    .selectFrom('mail_outbox')
-    .select((eb) => eb.fn.min<number | null>('created_at').as('oldest'))
-    .where('state', 'in', [...WAITING_STATES, 'sending'])
-    .executeTakeFirst()
-  return row?.oldest == null ? null : Number(row.oldest)
+/**
+ * When the oldest message still to be delivered was enqueued, or null when none waits: the first
+ * entry of the partial index `mail_outbox_waiting`, named on SQLite (`waitingIndex`; see
+ * store/indexed.ts; the states in the order of the index's own WHERE).
+ */
+export async function oldestWaitingSince(db: OutboxDb, waitingIndex?: string): Promise<Millis | null> {
+  const { rows } = await sql<{ oldest: number | null }>`select min(created_at) as oldest from ${outboxThrough(waitingIndex)}
+    where state in (${literals(UNFINISHED_STATES)})`.execute(db)
+  const oldest = rows[0]?.oldest
+  return oldest == null ? null : Number(oldest)
 }
 
 /** The newest messages first, of one state if given. */
@@ -37,17 +41,18 @@ export async function getMail(db: OutboxDb, id: number): Promise<OutboxRow | und
   return row && toRow(row)
 }
 
-/** The latest messages whose last attempt failed (retrying, dead, bounced, expired), newest first. */
-export async function failingMail(db: OutboxDb, limit: number): Promise<OutboxRow[]> {
-  const rows = await db
-    .selectFrom('mail_outbox')
-    .selectAll()
-    .where('state', 'in', ['retrying', 'dead', 'bounced', 'expired'])
-    .orderBy('updated_at', 'desc')
-    .limit(limit)
-    .execute()
+/**
+ * The latest messages whose last attempt failed (retrying, dead, bounced, expired), newest first:
+ * the end of the partial index `mail_outbox_failing`, named on SQLite (`failingIndex`).
+ */
+export async function failingMail(db: OutboxDb, limit: number, failingIndex?: string): Promise<OutboxRow[]> {
+  const { rows } = await sql<Parameters<typeof toRow>[0]>`select * from ${outboxThrough(failingIndex)}
+    where state in (${literals(FAILING_STATES)}) order by updated_at desc limit ${limit}`.execute(db)
   return rows.map(toRow)
 }
+
+/** The states of the failure list, in the order of its index's WHERE (migration 0003). */
+const FAILING_STATES = ['retrying', 'dead', 'bounced', 'expired'] as const
 
 /** The stored messages of `ids`, read just before sending so a worker holds few at once. */
 export async function readBodies(db: OutboxDb, ids: readonly number[]): Promise<Map<number, string>> {
