@@ -31,9 +31,11 @@ const outbox = createOutbox({
   renderer: createRenderer({ templatesDir: new URL('templates', import.meta.url).pathname, subjectPrefix: '[Shop] ', sender: 'Shop <noreply@shop.test>' }),
 })
 await outbox.migrate()
+const idTypes = []
 const order = (item) => transaction(db, async (trx) => {
   await trx.insertInto('orders').values({ item }).execute()
-  await outbox.enqueue(trx, { template: 'receipt', to: item + '@example.test', subject: 'Your ' + item, context: { item } })
+  const id = await outbox.enqueue(trx, { template: 'receipt', to: item + '@example.test', subject: 'Your ' + item, context: { item } })
+  idTypes.push(typeof id)
   if (item === 'rolled-back') throw new Error('payment declined')
 })
 await order('kept')
@@ -50,7 +52,7 @@ await db.destroy()
 const lite = await import('@ragtime/outbox/lite')
 const { MAIL_STATES } = await import('@ragtime/outbox/states')
 const entries = typeof lite.migrate === 'function' && lite.MAIL_STATES === MAIL_STATES && MAIL_STATES.includes('sent')
-console.log(JSON.stringify({ summary, orders, counts: status.counts, tables: tables.map((t) => t.name).sort(), entries }))
+console.log(JSON.stringify({ summary, orders, counts: status.counts, tables: tables.map((t) => t.name).sort(), entries, idTypes }))
 `
 
 test('npm pack, installed into a fresh project: exactly the committed message reaches a real SMTP server', { timeout: 180_000 }, async () => {
@@ -84,7 +86,14 @@ test('npm pack, installed into a fresh project: exactly the committed message re
       env: { PATH: process.env.PATH ?? '', DATABASE_URL: testDatabaseUrl(), SMTP_PORT: String(sink.port) },
       timeout: 60_000,
     })
-    const result = JSON.parse(stdout) as { summary: { sent: number }; orders: { item: string }[]; counts: Record<string, number>; tables: string[]; entries: boolean }
+    const result = JSON.parse(stdout) as {
+      summary: { sent: number }
+      orders: { item: string }[]
+      counts: Record<string, number>
+      tables: string[]
+      entries: boolean
+      idTypes: string[]
+    }
     assert.equal(result.entries, true, 'the /lite and /states entry points resolve from the tarball, sharing its modules')
     assert.deepEqual(
       result.tables.filter((table) => table !== 'orders'),
@@ -92,6 +101,8 @@ test('npm pack, installed into a fresh project: exactly the committed message re
       'its own tables, under its prefix, beside the app’s one',
     )
     assert.deepEqual(result.orders, [{ item: 'kept' }], 'the rolled-back order is gone')
+    // A plain pg Pool hands bigint ids over as strings; enqueue's id is a number all the same.
+    assert.deepEqual(result.idTypes, ['number', 'number'])
     assert.equal(result.summary.sent, 1)
     assert.equal(result.counts.sent, 1)
     assert.equal(Object.values(result.counts).reduce((a, b) => a + b, 0), 1, 'the rolled-back email never existed')

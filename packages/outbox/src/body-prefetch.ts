@@ -4,8 +4,9 @@ type Loaded = { readonly id: number; readonly body: Promise<string | undefined> 
 
 /**
  * Loads the stored messages of claimed mail a chunk at a time, just ahead of the senders: a
- * worker holds two chunks of message bodies at most (the worker's are a few dozen), never a
- * whole backlog's, and each one dies young (cheap for the garbage collector).
+ * worker holds a few chunks of message bodies at most (two, and a third while the high lane puts
+ * mail at the head of the queue; the worker's chunks are 25), never a whole backlog's, and each
+ * one dies young (cheap for the garbage collector).
  */
 export class BodyPrefetch {
   readonly #store: Pick<OutboxStore, 'bodies'>

@@ -47,9 +47,10 @@ const LANE_PRIORITY = MAIL_PRIORITIES.high
 const LANE_RECHECK_MS = 50
 
 /**
- * Stored messages read per query, at least (more with more connections): a read of a few rows
- * costs little more than a read of one, and with 5 a drain at full speed ran 11 % slower (a
- * query per 5 messages). Two chunks are held at most: some hundred kilobytes.
+ * Stored messages read per query, at least (more if `concurrency`, the starting number of
+ * connections, is larger): a read of a few rows costs little more than a read of one, and with 5
+ * a drain at full speed ran 11 % slower (a query per 5 messages). A worker holds two or three
+ * chunks of bodies at most (BodyPrefetch): some hundred kilobytes.
  */
 const BODY_CHUNK = 25
 

@@ -40,8 +40,10 @@ export async function insertMail(trx: Transaction<OutboxTables>, mail: NewMail):
     .returning('id')
     .executeTakeFirst()
   if (inserted) {
-    await trx.insertInto('mail_body').values({ outbox_id: inserted.id, raw: mail.raw }).execute()
-    return { id: inserted.id, state, created: true }
+    // Number(): PostgreSQL's driver returns bigint ids as strings.
+    const id = Number(inserted.id)
+    await trx.insertInto('mail_body').values({ outbox_id: id, raw: mail.raw }).execute()
+    return { id, state, created: true }
   }
   // The key is taken by a live message: that message is the answer. The states are literals, so
   // that SQLite reads the dedupe index (whose WHERE they imply) instead of every sent message.
@@ -51,7 +53,7 @@ export async function insertMail(trx: Transaction<OutboxTables>, mail: NewMail):
     .where('dedupe_key', '=', mail.dedupeKey)
     .where('state', 'in', LIVE_STATES.map((s) => sql.lit(s)))
     .executeTakeFirstOrThrow()
-  return { id: existing.id, state: existing.state as MailState, created: false }
+  return { id: Number(existing.id), state: existing.state as MailState, created: false }
 }
 
 /** The envelope sender of a message just inserted (its VERP address, which needs its id). */
