@@ -161,9 +161,10 @@ export function mailOperations(outbox: Outbox<any>): MailOperations {
     async purgeExpired(actor, retentionMs) {
       // Batches keep each transaction (and SQLite's write lock) short while workers record.
       let total = 0
+      const keptIndex = sqliteIndex(db, 'outbox_body_kept')
       for (;;) {
         const now = clock.now()
-        const purged = await transaction(db.kysely, (trx) => purgeSentBodies(trx, now - retentionMs, now, PURGE_BATCH, sqliteIndex(db, 'outbox_body_kept')))
+        const purged = await transaction(db.kysely, (trx) => purgeSentBodies(trx, now - retentionMs, now, PURGE_BATCH, keptIndex))
         total += purged
         if (purged < PURGE_BATCH) break
       }

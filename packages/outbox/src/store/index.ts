@@ -52,6 +52,8 @@ export function createOutboxStore(db: Db): OutboxStore {
   const k = db.kysely
   const { skipLocked, notify, subscribe } = db.dialect === 'postgres' ? postgresDialect(db.listen, db.channel) : sqliteDialect()
   const dueIndex = sqliteIndex(db, 'outbox_due')
+  const waitingIndex = sqliteIndex(db, 'outbox_waiting')
+  const failingIndex = sqliteIndex(db, 'outbox_failing')
   return {
     notify,
     subscribe,
@@ -63,10 +65,10 @@ export function createOutboxStore(db: Db): OutboxStore {
     release: (workerId, ids, now, runAt) => releaseClaims(k, workerId, ids, now, runAt),
     reclaimExpired: (now) => reclaimExpired(k, now),
     counts: () => countByState(k),
-    oldestWaitingSince: () => oldestWaitingSince(k, sqliteIndex(db, 'outbox_waiting')),
+    oldestWaitingSince: () => oldestWaitingSince(k, waitingIndex),
     list: (filter) => listMail(k, filter),
     get: (id) => getMail(k, id),
-    failing: (limit) => failingMail(k, limit, sqliteIndex(db, 'outbox_failing')),
+    failing: (limit) => failingMail(k, limit, failingIndex),
     isSuppressed: (address) => isSuppressed(k, address),
     bodies: (ids) => readBodies(k, ids),
   }
